@@ -1,0 +1,156 @@
+"""The model API: what a model gives the engine.
+
+A model is a transition system split the way stateright splits it: the
+initial states, the actions enabled in a state (the guards, with their
+parameters) and the state an action leads to (the effect).  Keeping guards
+apart from effects lets the engine count per-action coverage, replay a trace
+by action, and lets z3 encodings reuse the same guard.
+
+States must be immutable and *hash-stable*: built only of ints, bools,
+IntEnums, floats, and tuples or frozensets of those.  Python salts the hash
+of ``str`` and ``bytes`` per process (and in 3.11 ``hash(None)`` is an
+address), but not the hash of ints and tuples of ints, so for such states
+``hash(state)`` is a 64-bit fingerprint that is the same in every process
+and every run.  :func:`check_hash_stable` enforces this on the states the
+engine sees first, so a wrong state type fails at once, not as a
+count that drifts between runs.
+
+Actions are any hashable values; by convention a tuple whose first item is
+the action's name, such as ``("copy_chunk", 3)``.  Names are what coverage,
+fairness and reports group by.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Hashable, Iterable, Iterator, Sequence
+from typing import Any
+
+State = Hashable
+Action = Hashable
+
+
+class ModelDefinitionError(Exception):
+    """A model or property is defined wrongly; the message names the fix.
+
+    The command maps it to exit code 150, as TLC does for a spec that does
+    not parse.
+    """
+
+
+class Fairness(enum.Enum):
+    """How an action class is assumed to be scheduled in infinite behaviours.
+
+    WEAK: an action class that stays enabled is eventually taken (TLA+'s WF).
+    STRONG: one that is enabled infinitely often is taken infinitely often (SF).
+    """
+
+    WEAK = "weak"
+    STRONG = "strong"
+
+
+class Model(ABC):
+    """Base class of every model the engine can explore.
+
+    Subclasses implement :meth:`init_states`, :meth:`actions` and
+    :meth:`next_state`; everything else has a sensible default.
+    """
+
+    #: Short name used in reports and error messages.
+    name: str = "model"
+
+    #: Every action name the model can produce; coverage flags the ones
+    #: that were never enabled in the explored state space.
+    action_names: tuple[str, ...] = ()
+
+    @abstractmethod
+    def init_states(self) -> Sequence[State]:
+        """The initial states, in a fixed order (it decides trace order)."""
+
+    @abstractmethod
+    def actions(self, state: State) -> Iterable[Action]:
+        """The actions enabled in ``state`` (the guards), in a fixed order."""
+
+    @abstractmethod
+    def next_state(self, state: State, action: Action) -> State:
+        """The state that ``action``, enabled in ``state``, leads to."""
+
+    def successors(self, state: State) -> Iterator[tuple[Action, State]]:
+        """Pairs (action, next state) for every enabled action.
+
+        The engine calls only this; a model may override it with a faster
+        equivalent, and the test suite checks that the two agree.
+        """
+        next_state = self.next_state
+        for action in self.actions(state):
+            yield action, next_state(state, action)
+
+    def action_name(self, action: Action) -> str:
+        """The name coverage and reports group ``action`` under."""
+        if isinstance(action, tuple) and action and isinstance(action[0], str):
+            return action[0]
+        return str(action)
+
+    def fairness(self, action: Action) -> tuple[Fairness, Hashable] | None:
+        """The fairness class ``action`` belongs to, or None if it is unfair.
+
+        The class key groups the actions one fairness assumption covers, for
+        example every step of the job owned by node 3; the class is enabled
+        in a state when any of its actions is, and taken on an edge whose
+        action belongs to it.
+        """
+        return None
+
+    def is_terminal(self, state: State) -> bool:
+        """True for a state the model expects to end in (not a deadlock)."""
+        return False
+
+    def format_state(self, state: State) -> str:
+        """A one-line human description of ``state`` for reports."""
+        return repr(state)
+
+    def format_action(self, action: Action) -> str:
+        """A one-line human description of ``action`` for reports."""
+        return repr(action)
+
+    def state_to_json(self, state: State) -> Any:
+        """The state as JSON-compatible variables for ITF traces.
+
+        Returns a dict of variable name to value.  The default exposes the
+        raw state as one variable.
+        """
+        return {"state": state}
+
+
+_STABLE_ATOMS = (bool, int, float)
+
+
+def check_hash_stable(value: Any, where: str = "state") -> None:
+    """Raise ModelDefinitionError unless ``value`` hashes the same in every process.
+
+    >>> check_hash_stable((1, (2, 3), frozenset({4})))
+    >>> check_hash_stable((1, "a"))
+    Traceback (most recent call last):
+    ...
+    blockcheck.checker.api.ModelDefinitionError: state contains a str ('a'), whose hash Python salts per process; encode it as an int (an index or an IntEnum) so fingerprints stay stable across runs
+    """
+    if isinstance(value, _STABLE_ATOMS):
+        return
+    if isinstance(value, (tuple, frozenset)):
+        for item in value:
+            check_hash_stable(item, where)
+        return
+    kind = type(value).__name__
+    if value is None:
+        reason = "whose hash is its address in Python 3.11"
+        fix = "use -1 or 0 for 'none'"
+    elif isinstance(value, (str, bytes)):
+        reason = "whose hash Python salts per process"
+        fix = "encode it as an int (an index or an IntEnum)"
+    else:
+        reason = "whose hash is not known to be stable across processes"
+        fix = "build states from ints, bools, IntEnums and tuples or frozensets of them"
+    raise ModelDefinitionError(
+        f"{where} contains a {kind} ({value!r}), {reason}; {fix} so fingerprints stay stable across runs"
+    )

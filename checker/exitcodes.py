@@ -1,0 +1,66 @@
+"""Every exit status of the ``blockcheck`` command, in one table.
+
+The numbers follow TLC's ``EC.ExitStatus`` where TLC has one, so CI scripts
+written for TLC read ours the same way.  The README's table is generated
+from :data:`TABLE` (``blockcheck list --exit-codes``), and a test checks
+that it matches.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    OK = 0
+    DEADLOCK = 11
+    INVARIANT = 12
+    LIVENESS = 13
+    VACUOUS = 77
+    INTERRUPTED = 130
+    MODEL_ERROR = 150
+    USAGE_ERROR = 151
+    BOUND = 152
+    INTERNAL = 255
+
+    @property
+    def meaning(self) -> str:
+        return TABLE[self]
+
+    def precedence(self) -> int:
+        """Lower wins when a run has several outcomes (see Result.exit_code)."""
+        return _PRECEDENCE.index(self)
+
+
+TABLE: dict[ExitCode, str] = {
+    ExitCode.OK: "every property holds and every witness was reached, on the whole state space",
+    ExitCode.DEADLOCK: "a reachable state has no enabled action and the model does not declare it terminal",
+    ExitCode.INVARIANT: "an invariant (always) is violated",
+    ExitCode.LIVENESS: "a transition property or a liveness property (leads_to, eventually) is violated, or a proof failed",
+    ExitCode.VACUOUS: "nothing was violated, but a property's witness was never reached: the pass is vacuous",
+    ExitCode.INTERRUPTED: "interrupted (Ctrl-C); partial statistics were printed",
+    ExitCode.MODEL_ERROR: "the model or a property is defined wrongly",
+    ExitCode.USAGE_ERROR: "bad command line, configuration or input file",
+    ExitCode.BOUND: "a bound (max states, max depth) was hit before the search finished: nothing is proved",
+    ExitCode.INTERNAL: "internal error in blockcheck (a bug: please report it)",
+}
+
+_PRECEDENCE = [
+    ExitCode.INTERNAL,
+    ExitCode.MODEL_ERROR,
+    ExitCode.USAGE_ERROR,
+    ExitCode.INVARIANT,
+    ExitCode.LIVENESS,
+    ExitCode.DEADLOCK,
+    ExitCode.INTERRUPTED,
+    ExitCode.BOUND,
+    ExitCode.VACUOUS,
+    ExitCode.OK,
+]
+
+
+def markdown_table() -> str:
+    """The exit-code table as Markdown, as the README shows it."""
+    rows = ["| code | meaning |", "| --- | --- |"]
+    rows += [f"| {int(code)} | {text} |" for code, text in TABLE.items()]
+    return "\n".join(rows)
