@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Iterable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from typing import Any
 
 State = Hashable
@@ -76,11 +76,12 @@ class Model(ABC):
     def next_state(self, state: State, action: Action) -> State:
         """The state that ``action``, enabled in ``state``, leads to."""
 
-    def successors(self, state: State) -> Iterator[tuple[Action, State]]:
+    def successors(self, state: State) -> Iterable[tuple[Action, State]]:
         """Pairs (action, next state) for every enabled action.
 
         The engine calls only this; a model may override it with a faster
-        equivalent, and the test suite checks that the two agree.
+        equivalent, and the test suite checks that the two agree.  Returning
+        a list is fastest: the engine would otherwise build one.
         """
         next_state = self.next_state
         for action in self.actions(state):

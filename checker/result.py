@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from .graph import StateGraph
 
 
 class Verdict(enum.Enum):
@@ -47,12 +50,14 @@ class Trace:
     For a lasso (a liveness counterexample) ``loop`` is the index of the
     state the last step goes back to ("Back to state N" in TLC), or equal to
     ``len(steps) - 1`` with ``stutter`` set when the behaviour stays in the
-    last state forever.
+    last state forever.  ``loop_action`` is the action of that step back
+    from the last state to ``steps[loop]`` (None when stuttering).
     """
 
     steps: tuple[Step, ...]
     loop: int | None = None
     stutter: bool = False
+    loop_action: Any = None
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -104,6 +109,8 @@ class Result:
     stop: StopReason
     #: The deadlock found, if deadlock detection was on and one was reached.
     deadlock: Trace | None = None
+    #: The explored graph, kept when asked for or when liveness needed it.
+    graph: StateGraph | None = None
 
     @property
     def complete(self) -> bool:
