@@ -292,8 +292,11 @@ class _Search:
             raise
         except Exception as exc:
             raise self._model_error(s, exc) from exc
-        finally:
-            self.expanded = p + 1
+        except BaseException:
+            # Stopped or interrupted: the state being expanded is not done.
+            self.expanded = p
+            raise
+        self.expanded = p + 1
 
     # -- rare events, out of the loop -------------------------------------
 
