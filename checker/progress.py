@@ -2,8 +2,9 @@
 
 The search calls :meth:`Progress.update` every few thousand new states, never
 per state, so the clock is read rarely and a short run prints nothing: the
-line appears only once a run has lasted ``delay`` seconds, only on a
-terminal, and it is erased when the run ends.
+line appears only once a run has lasted ``delay`` seconds.  On a terminal it
+is redrawn in place and erased when the run ends; when forced on elsewhere
+(a CI log) it becomes a plain line every ``LOG_EVERY`` seconds.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from rich.text import Text
 DELAY = 2.0
 #: Seconds between two redraws; rendering is not free.
 REDRAW = 0.5
+#: Seconds between two lines when stderr is not a terminal.
+LOG_EVERY = 10.0
 
 
 def wanted(progress: bool | None, quiet: bool) -> bool:
@@ -35,11 +38,11 @@ def wanted(progress: bool | None, quiet: bool) -> bool:
 class Progress:
     """Distinct states, depth, rate and queue length, redrawn in place."""
 
-    def __init__(self, enabled: bool, delay: float = DELAY) -> None:
+    def __init__(self, enabled: bool, delay: float | None = None) -> None:
         self.enabled = enabled
         self.start = time.monotonic()
-        self.delay = delay
-        self.next_draw = self.start + delay
+        self.next_draw = self.start + (DELAY if delay is None else delay)
+        self.console = Console(stderr=True)
         self.live: Live | None = None
 
     def update(self, distinct: int, depth: int, queue: int) -> None:
@@ -49,11 +52,15 @@ class Progress:
         now = time.monotonic()
         if now < self.next_draw:
             return
-        self.next_draw = now + REDRAW
-        rate = distinct / (now - self.start)
+        rate = distinct / max(now - self.start, 1e-9)
         line = Text(f"{distinct:,} distinct states  depth {depth}  {rate:,.0f} states/s  queue {queue:,}")
+        if not self.console.is_terminal:
+            self.next_draw = now + LOG_EVERY
+            self.console.print(line)
+            return
+        self.next_draw = now + REDRAW
         if self.live is None:
-            self.live = Live(line, console=Console(stderr=True), transient=True, auto_refresh=False)
+            self.live = Live(line, console=self.console, transient=True, auto_refresh=False)
             self.live.start()
         self.live.update(line, refresh=True)
 
