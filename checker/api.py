@@ -99,7 +99,9 @@ class Model(ABC):
         The class key groups the actions one fairness assumption covers, for
         example every step of the job owned by node 3; the class is enabled
         in a state when any of its actions is, and taken on an edge whose
-        action belongs to it.
+        action belongs to it.  As in TLA+ (``WF_vars(A)`` is about
+        ``<<A>>_vars`` steps), a step that leaves the state unchanged is
+        stuttering: it neither enables nor takes its class.
         """
         return None
 

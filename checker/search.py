@@ -307,7 +307,10 @@ class _Search:
         checkpoint (moved to ``n`` when max_depth freezes the state set).
         """
         if p < HASH_CHECKS:
-            check_hash_stable(state, f"state {self.model.format_state(state)}")
+            try:
+                check_hash_stable(state)
+            except ModelDefinitionError as exc:
+                raise ModelDefinitionError(f"{self.model.name}: {exc} (in {self.model.format_state(state)})") from None
         if p == self.level_end:
             depth += 1
             self.level_end = n
