@@ -1,0 +1,216 @@
+"""The block-layer model as the engine sees it: states, actions, fairness.
+
+The user's commands are the actions QEMU would accept in a state *and* that
+change it; refused commands and accepted no-ops are stuttering steps, which
+the engine's semantics already allow, so they add no edges.  Their answers
+are still checked: the properties ask the rules what QEMU would say in
+every state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterator
+from typing import Any
+
+from blockcheck.checker.api import Fairness, Model
+
+from . import answers as A
+from .commands import JOB_STEPS, action_to_line, format_line
+from .scenario import Scenario
+from .seed import JOB_TYPE, SeedRules
+from .state import (
+    BACKING,
+    BLOCKERS,
+    CANCELLED,
+    DATA,
+    FAILED,
+    J_BASE,
+    J_CURSOR,
+    J_FLAGS,
+    J_KIND,
+    J_OWNER,
+    J_STATUS,
+    J_TOP,
+    JOBS,
+    JOBS_LEFT,
+    NONE,
+    REMOVED,
+    WRITES_LEFT,
+    Kind,
+    Status,
+    chain_below,
+    in_chain,
+    initial_state,
+)
+
+USER_ACTIONS = ("block-stream", "block-commit", "block-job-cancel", "block-job-pause", "block-job-resume", "guest-write")
+
+
+class BlockModel(Model):
+    """One profile, one scenario, one fault variant of QEMU's block-job rules."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.rules = SeedRules(scenario)
+        self.name = f"qemu-block/{scenario.profile}" + ("" if scenario.variant == "none" else f"+{scenario.variant}")
+        enabled = set(scenario.commands) | {"guest-write"}
+        self.action_names = tuple(a for a in USER_ACTIONS if a in enabled) + tuple(
+            s for s in JOB_STEPS if s != "commit-complete" or "block-commit" in enabled
+        )
+        self._commands = frozenset(scenario.commands)
+
+    def init_states(self) -> list[tuple]:
+        s = self.scenario
+        return [initial_state(s.chain_length, s.chunks, s.guest_writes, s.jobs_per_run)]
+
+    # -- transitions --------------------------------------------------------
+    def successors(self, state: tuple) -> Iterator[tuple[tuple, tuple]]:
+        for action in self._candidates(state):
+            answer, nxt = self.apply(state, action)
+            if answer.ok and nxt != state:
+                yield action, nxt
+
+    def actions(self, state: tuple) -> list[tuple]:
+        return [action for action, _ in self.successors(state)]
+
+    def next_state(self, state: tuple, action: tuple) -> tuple:
+        return self.apply(state, action)[1]
+
+    def apply(self, state: tuple, action: tuple) -> tuple[A.Answer, tuple]:
+        """QEMU's answer to ``action`` and the state after it (refusals keep the state)."""
+        rules = self.rules
+        name = action[0]
+        if name == "block-stream":
+            return rules.stream(state, action[1], action[2])
+        if name == "block-commit":
+            return rules.commit(state, action[1], action[2])
+        if name == "block-job-cancel":
+            return rules.cancel(state, action[1], action[2])
+        if name == "block-job-pause":
+            return rules.pause(state, action[1])
+        if name == "block-job-resume":
+            return rules.resume(state, action[1])
+        if name == "guest-write":
+            return rules.guest_write(state, action[1])
+        return A.OK, rules.job_step(state, action)
+
+    def _candidates(self, state: tuple) -> Iterator[tuple]:
+        """Every command the user could send now, accepted or not, then the job steps."""
+        commands, rules = self._commands, self.rules
+        backing, jobs = state[BACKING], state[JOBS]
+        chain = [rules.root, *chain_below(backing, rules.root)]
+        can_start = len(jobs) < self.scenario.max_jobs and state[JOBS_LEFT] > 0
+        if can_start and "block-stream" in commands:
+            for top in chain:
+                for base in (*chain_below(backing, top), NONE):
+                    yield ("block-stream", top, base)
+        if can_start and "block-commit" in commands:
+            for top in chain[1:]:
+                for base in chain_below(backing, top):
+                    yield ("block-commit", top, base)
+        for job in jobs:
+            owner = job[J_OWNER]
+            if "block-job-cancel" in commands:
+                yield ("block-job-cancel", owner, job[J_STATUS] == Status.PAUSED)
+            if "block-job-pause" in commands:
+                yield ("block-job-pause", owner)
+            if "block-job-resume" in commands:
+                yield ("block-job-resume", owner)
+        if state[WRITES_LEFT]:
+            for chunk in range(self.scenario.chunks):
+                yield ("guest-write", chunk)
+        yield from rules.job_steps(state)
+
+    # -- liveness and deadlock ------------------------------------------------
+    def fairness(self, action: tuple) -> tuple[Fairness, Hashable] | None:
+        """Job steps are weakly fair per job (the job's coroutine and the main loop run);
+        an I/O error is the environment's choice, never forced.  Resuming a paused job is
+        weakly fair: the user is assumed to resume or cancel what they paused."""
+        name = action[0]
+        if name in JOB_STEPS and name != "job-io-error":
+            return (Fairness.WEAK, ("job", action[1]))
+        if name == "block-job-resume":
+            return (Fairness.WEAK, ("resume", action[1]))
+        return None
+
+    def is_terminal(self, state: tuple) -> bool:
+        """A state without jobs may end the run: the user need not send anything more."""
+        return not state[JOBS]
+
+    # -- presentation -----------------------------------------------------------
+    def format_action(self, action: tuple) -> str:
+        return format_line(action_to_line(self.rules, action))
+
+    def format_state(self, state: tuple) -> str:
+        return draw_chain(self.rules, state)
+
+    def state_to_json(self, state: tuple) -> dict[str, Any]:
+        """The state as named variables, for ITF traces and JSON output."""
+        rules = self.rules
+        names = rules.names
+        backing, data = state[BACKING], state[DATA]
+        chain = in_chain(backing, rules.root)
+        return {
+            "backing": {names[i]: _backing_name(names, b) for i, b in enumerate(backing)},
+            "in_chain": sorted(names[i] for i in chain),
+            "data": {names[i]: list(row) for i, row in enumerate(data)},
+            "blocked": {
+                names[i]: sorted(rules.device_or_node(o // 2) for o in range(16) if bits >> o & 1)
+                for i, bits in enumerate(state[BLOCKERS])
+                if bits
+            },
+            "jobs": [_job_to_json(rules, job) for job in state[JOBS]],
+            "guest_writes_left": state[WRITES_LEFT],
+        }
+
+
+def _backing_name(names: tuple[str, ...], backing: int) -> str:
+    if backing == REMOVED:
+        return "(removed)"
+    return names[backing] if backing != NONE else ""
+
+
+def _job_to_json(rules: SeedRules, job: tuple) -> dict[str, Any]:
+    """A job record as it is (not as a faulty query-block-jobs variant would report it)."""
+    return {
+        "owner": rules.names[job[J_OWNER]],
+        "type": JOB_TYPE[Kind(job[J_KIND])],
+        "top": rules.names[job[J_TOP]],
+        "base": rules.names[job[J_BASE]] if job[J_BASE] != NONE else "",
+        "status": Status(job[J_STATUS]).name.lower(),
+        "done": job[J_CURSOR],
+        "cancelled": bool(job[J_FLAGS] & CANCELLED),
+        "failed": bool(job[J_FLAGS] & FAILED),
+    }
+
+
+def draw_chain(rules: SeedRules, state: tuple) -> str:
+    """The chain in QEMU's docs notation, with blocked nodes and job owners marked.
+
+    ``[A] <- [B] <- [C]* <- [E]{stream->B,running} (drive0)``: ``*`` marks a
+    blocked node, braces the job a node owns; nodes that left the chain are
+    listed after ``removed:``.
+    """
+    backing, blockers, jobs = state[BACKING], state[BLOCKERS], state[JOBS]
+    chain = [rules.root, *chain_below(backing, rules.root)][::-1]
+    by_owner = {j[J_OWNER]: j for j in jobs}
+
+    def label(node: int) -> str:
+        text = f"[{rules.names[node]}]"
+        if blockers[node]:
+            text += "*"
+        job = by_owner.get(node)
+        if job is not None:
+            status = Status(job[J_STATUS]).name.lower()
+            if job[J_FLAGS] & CANCELLED:
+                status += ",cancelled"
+            base = rules.names[job[J_BASE]] if job[J_BASE] != NONE else "none"
+            kind = JOB_TYPE[Kind(job[J_KIND])]
+            text += f"{{{kind}->{base},{status},{job[J_CURSOR]}/{rules.chunks}}}"
+        return text
+
+    line = " <- ".join(label(n) for n in chain) + f" ({rules.scenario.device})"
+    removed = [n for n in range(len(backing)) if n not in chain]
+    if removed:
+        line += "   removed: " + ", ".join(label(n) for n in removed)
+    return line

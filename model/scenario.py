@@ -1,0 +1,106 @@
+"""A scenario: the size and shape of one exploration, as configuration.
+
+Chain length, which commands the user may send, how many jobs may run at
+once, how many chunks an image has and how many guest writes happen are all
+data here, never code, so a QEMU developer changes the scenario from the
+command line or a config file.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+
+#: Commands that change the state and so become edges of the state graph.
+#: Every other command the model answers (query-block-jobs, set-speed,
+#: complete, the op-blocker-guarded operations) is checked in every state
+#: by the properties instead, since its success changes nothing the model
+#: tracks.
+GRAPH_COMMANDS = (
+    "block-stream",
+    "block-commit",
+    "block-job-cancel",
+    "block-job-pause",
+    "block-job-resume",
+)
+
+DEFAULT_COMMANDS = ("block-stream", "block-job-cancel", "block-job-pause", "block-job-resume")
+
+MIN_CHAIN, MAX_CHAIN = 2, 8
+MAX_CHUNKS = 4
+MAX_JOBS = 4
+
+
+class ScenarioError(ValueError):
+    """A scenario value is out of range; the message names the fix."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One configuration of the block-layer model.
+
+    >>> Scenario().node_names
+    ('A', 'B', 'C', 'D', 'E')
+    >>> Scenario(chain_length=9)
+    Traceback (most recent call last):
+    ...
+    blockcheck.model.scenario.ScenarioError: chain length 9 is out of range; give a length from 2 to 8
+    """
+
+    chain_length: int = 5
+    device: str = "drive0"
+    max_jobs: int = 2
+    #: Jobs the user may start in one run.  Every job that completes
+    #: shortens the chain, and chains of jobs multiply the state space; a
+    #: small bound is the small-scope hypothesis made explicit.
+    jobs_per_run: int = 2
+    chunks: int = 2
+    guest_writes: int = 1
+    #: How often one job may be user-paused.  A user who pauses and resumes
+    #: a job forever starves it under any fairness; a bound keeps the
+    #: "jobs end" liveness claim meaningful and the state space finite.
+    pauses_per_job: int = 1
+    commands: tuple[str, ...] = DEFAULT_COMMANDS
+    profile: str = "seed"
+    variant: str = "none"
+
+    def __post_init__(self) -> None:
+        if not MIN_CHAIN <= self.chain_length <= MAX_CHAIN:
+            raise ScenarioError(
+                f"chain length {self.chain_length} is out of range; give a length from {MIN_CHAIN} to {MAX_CHAIN}"
+            )
+        if not 1 <= self.max_jobs <= MAX_JOBS:
+            raise ScenarioError(f"jobs at once {self.max_jobs} is out of range; give a number from 1 to {MAX_JOBS}")
+        if not 1 <= self.jobs_per_run <= 8:
+            raise ScenarioError(f"jobs per run {self.jobs_per_run} is out of range; give a number from 1 to 8")
+        if not 1 <= self.chunks <= MAX_CHUNKS:
+            raise ScenarioError(f"chunks {self.chunks} is out of range; give a number from 1 to {MAX_CHUNKS}")
+        if not 0 <= self.guest_writes <= 2:
+            raise ScenarioError(f"guest writes {self.guest_writes} is out of range; give 0, 1 or 2")
+        if not 0 <= self.pauses_per_job <= 2:
+            raise ScenarioError(f"pauses per job {self.pauses_per_job} is out of range; give 0, 1 or 2")
+        unknown = [c for c in self.commands if c not in GRAPH_COMMANDS]
+        if unknown:
+            raise ScenarioError(
+                f"unknown command {unknown[0]!r} in the scenario; choose from {', '.join(GRAPH_COMMANDS)}"
+            )
+        if not self.device or not self.device.isidentifier():
+            raise ScenarioError(f"device name {self.device!r} is not a plain identifier; use a name such as drive0")
+
+    @property
+    def node_names(self) -> tuple[str, ...]:
+        """Node names from the base-most image up to the active layer."""
+        return tuple(string.ascii_uppercase[: self.chain_length])
+
+    @property
+    def root(self) -> int:
+        """Index of the active layer, the node the device is attached to."""
+        return self.chain_length - 1
+
+    def describe(self) -> str:
+        chain = " <- ".join(f"[{n}]" for n in self.node_names)
+        return (
+            f"{chain} ({self.device} on [{self.node_names[-1]}]); {self.chunks} chunks, "
+            f"up to {self.max_jobs} jobs at once and {self.jobs_per_run} per run, {self.guest_writes} guest write(s), "
+            f"commands: {', '.join(self.commands)}"
+        )

@@ -1,0 +1,46 @@
+"""Fault variants: named models that each break one rule on purpose.
+
+A property that no variant can break proves nothing, and a variant no
+property catches is a hole in the properties; ``blockcheck mutants`` prints
+the matrix.  Each variant is a flag the rules consult at exactly one place.
+"""
+
+from __future__ import annotations
+
+#: name -> what the variant does, and where the rule it breaks comes from.
+VARIANTS: dict[str, str] = {
+    "none": "the rules as designed",
+    "top-only-check": (
+        "block-stream checks op blockers on the top node only, not on every node down to the base "
+        "(the design's first version; seed point 4)"
+    ),
+    "no-intermediate-block": (
+        "a stream job blocks its top but not the nodes between top and base (seed point 3)"
+    ),
+    "cancel-skips-complete": (
+        "a cancelled job exits without running stream_complete, the bug fixed by the seed's second "
+        "patch (qemu-domain.md §2.6)"
+    ),
+    "root-only-query": "query-block-jobs looks at root nodes only, not the whole tree (seed point 2)",
+    "device-field-empty": (
+        "query-block-jobs reports an empty device for a job whose owner has no device name (seed point 2)"
+    ),
+    "early-unblock": (
+        "a job releases its blockers when its coroutine returns, before stream_complete changes the "
+        "backing link (qemu-domain.md §2.5: blockers go only after the graph change)"
+    ),
+    "cancel-changes-chain": (
+        "stream_complete redirects the backing link even for a cancelled job, like the job that still "
+        "ran .commit after cancel (qemu-domain.md §7, 35d6b368f2)"
+    ),
+    "cancel-never-completes": (
+        "a cancelled job's deferred stream_complete is never scheduled, so the job hangs"
+    ),
+}
+
+
+def check_variant(name: str) -> str:
+    """Return ``name`` if it is a known variant, else raise with the known ones."""
+    if name not in VARIANTS:
+        raise KeyError(f"unknown variant {name!r}; known variants: {', '.join(VARIANTS)}")
+    return name
