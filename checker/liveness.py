@@ -100,10 +100,6 @@ class Lasso:
     stem: tuple[Edge, ...]
     cycle: tuple[Edge, ...]
 
-    @property
-    def entry(self) -> int:
-        return self.stem[-1][1] if self.stem else self.start
-
 
 def find_lasso(graph: StateGraph, fair: FairnessClasses, trigger: Sequence[bool], goal: Sequence[bool]) -> Lasso | None:
     """A counterexample to ``trigger ~> goal``, or None if the property holds.

@@ -76,9 +76,10 @@ def explore(
     """
     props = list(properties)
     check_unique(props)
-    for label, bound in (("max_states", max_states), ("max_depth", max_depth)):
-        if bound is not None and bound < (1 if label == "max_states" else 0):
-            raise ValueError(f"{label} must be at least {1 if label == 'max_states' else 0}, not {bound}")
+    if max_states is not None and max_states < 1:
+        raise ValueError(f"max_states must be at least 1, not {max_states}")
+    if max_depth is not None and max_depth < 0:
+        raise ValueError(f"max_depth must be at least 0, not {max_depth}")
     started = time.perf_counter()
     liveness = [p for p in props if p.kind is Kind.LEADS_TO]
     search = _Search(

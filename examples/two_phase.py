@@ -99,18 +99,44 @@ class TwoPhase(Model):
         return [0]
 
     def actions(self, state: int) -> list[tuple]:
-        """The enabled actions: the guards of TPNext."""
-        return [action for action, _ in self.successors(state)]
+        """The guards of TPNext: the actions enabled in ``state``, in TPNext's order."""
+        tm_init = not state & self.tm_done
+        enabled = []
+        if tm_init and state & self.all_prepared == self.all_prepared:
+            enabled.append(self.tm_commit)  # TMCommit: tmState = "init" /\ tmPrepared = RM
+        if tm_init:
+            enabled.append(self.tm_abort)  # TMAbort: tmState = "init"
+        for shift, _, msg_bit, *rm_actions in self.rms:
+            rcv_prepared, prepare, choose_abort, rcv_commit, rcv_abort = rm_actions
+            if tm_init and state & msg_bit:
+                enabled.append(rcv_prepared)  # [type |-> "Prepared", rm |-> rm] \in msgs
+            if state >> shift & 3 == WORKING:
+                enabled += [prepare, choose_abort]  # rmState[rm] = "working"
+            if state & self.commit_msg:
+                enabled.append(rcv_commit)  # [type |-> "Commit"] \in msgs
+            if state & self.abort_msg:
+                enabled.append(rcv_abort)  # [type |-> "Abort"] \in msgs
+        return enabled
 
     def next_state(self, state: int, action: tuple) -> int:
-        """The effect of ``action``; it must be enabled in ``state``."""
-        for enabled, after in self.successors(state):
-            if enabled == action:
-                return after
-        raise ValueError(f"{self.format_action(action)} is not enabled in {self.format_state(state)}")
+        """The effects of TPNext: the state ``action`` leads to (it must be enabled)."""
+        name = action[0]
+        if name == "TMCommit":
+            return state | self.tm_done | self.commit_msg
+        if name == "TMAbort":
+            return state | self.tm_done | self.abort_msg
+        shift, prepared_bit, msg_bit = self.rms[action[1]][:3]
+        if name == "TMRcvPrepared":
+            return state | prepared_bit
+        if name == "RMPrepare":
+            return state | PREPARED << shift | msg_bit
+        if name == "RMRcvCommitMsg":
+            return state & ~(3 << shift) | COMMITTED << shift
+        # RMChooseToAbort and RMRcvAbortMsg: ABORTED is all ones, so OR sets it.
+        return state | ABORTED << shift
 
     def successors(self, state: int) -> list[tuple[tuple, int]]:
-        """Every (action, next state) of TPNext, guards and effects fused for speed."""
+        """:meth:`actions` and :meth:`next_state` fused, for speed: the engine's hot path."""
         out = []
         add = out.append
         if not state & self.tm_done:
