@@ -15,7 +15,7 @@ from blockcheck.checker.result import StopReason, Verdict
 from blockcheck.checker.search import explore
 from examples.two_phase import TwoPhase
 from examples.worker import Worker
-from tests.checker.helpers import TableModel, assert_fair_lasso
+from tests.checker.engine_support import TableModel, assert_fair_lasso
 
 WEAK, STRONG = Fairness.WEAK, Fairness.STRONG
 

@@ -15,7 +15,7 @@ from examples.clock import Clock
 from examples.philosophers import Philosophers
 from examples.two_phase import TwoPhase
 
-from tests.checker.helpers import TableModel, assert_real_trace
+from tests.checker.engine_support import TableModel, assert_real_trace
 
 
 def bfs_distances(model):
