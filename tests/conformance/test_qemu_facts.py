@@ -231,10 +231,49 @@ def test_2_negative_speed_fails_after_the_job_was_created(make_chain):
     assert q.jobs() == [] and q.graph() == FULL_CHAIN
 
 
-def test_2_duplicate_job_id(make_chain):
+def test_2_duplicate_job_id_is_checked_after_blockers_and_reopen(make_chain):
     q = chain_(make_chain, layout=BUSY_LAYOUT, n=BUSY_N)
     assert q.execute("block-stream", stream("D", "B", speed=1)) == OK
+    q.settle("s")
+    q.take_events()
+    # the op-blocker walk comes first ...
+    assert q.execute("block-stream", stream("C", "A")) == busy("C")
+    q.pump(0.1)
+    assert q.take_events() == []
+    # ... then the read-only top B is reopened read-write (2 drains of s),
+    # then the id is checked, then B is reopened read-only (2 more drains)
     assert q.execute("block-stream", stream("B", "A")) == err("Job ID 's' already in use")
+    q.pump(0.1)
+    assert q.take_events() == [
+        {"event": "JOB_STATUS_CHANGE", "data": {"status": st, "id": "s"}}
+        for _ in range(4) for st in ("paused", "running")]
+
+
+def test_2_nothing_to_stream_completes_at_once_with_len_0(make_chain):
+    """D <- base C: no intermediate.  The job ends at once with offset and
+    len 0; D's backing stays C, but its header is rewritten (to C's json:
+    filename)."""
+    q = chain_(make_chain)
+    assert q.execute("block-stream", stream("D", "C")) == OK
+    q.wait_status("s", "gone")
+    assert [e for e in q.events if e["event"] == "BLOCK_JOB_COMPLETED"] == [
+        {"event": "BLOCK_JOB_COMPLETED", "data": {
+            "device": "s", "len": 0, "offset": 0, "speed": 0, "type": "stream"}}]
+    assert q.statuses("s") == ["created", "running", "waiting", "pending", "concluded", "null"]
+    assert q.graph() == FULL_CHAIN and q.views() == VIEWS
+    backing = {n["node-name"]: n["image"].get("backing-filename") for n in q.nodes()}["D"]
+    assert backing.startswith("json:{") and backing.endswith('/C.qcow2"}}')
+
+
+def test_2_stream_without_base_pulls_in_the_whole_chain(make_chain):
+    q = chain_(make_chain)
+    assert q.execute("block-stream", stream("D")) == OK
+    q.wait_status("s", "gone")
+    assert q.graph() == {"E": "D", "D": None, "C": "B", "B": "A", "A": None}
+    assert q.views() == VIEWS
+    q.stop()
+    assert q.layer_alloc("D") == dict(enumerate(VIEWS["D"]))
+    assert q.disk_backing("D") is None
 
 
 # ==========================================================================
@@ -795,7 +834,11 @@ def test_7_filter_shape_and_listing(make_chain):
     filt = q.filter_of("s")
     assert re.fullmatch(r"#block\d+", filt)
     assert q.chain("E") == ["E", filt, "D", "C", "B", "A"]
-    info = {n["node-name"]: n for n in q.nodes()}["#blockN"]
+    nodes = {n["node-name"]: n for n in q.nodes()}
+    # the read-only top D is read-write while the job runs (C stays read-only)
+    assert {k: nodes[k]["ro"] for k in ("E", "D", "D-file", "C", "C-file")} == {
+        "E": False, "D": False, "D-file": False, "C": True, "C-file": True}
+    info = nodes["#blockN"]
     assert (info["drv"], info["ro"], info["backing_file_depth"],
             info["image"]["format"]) == ("copy-on-read", False, 0, "copy-on-read")
     assert info["image"]["virtual-size"] == N * CHUNK
