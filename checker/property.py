@@ -61,14 +61,14 @@ class Property:
     group: str = ""
 
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_.:-]*$")
+_NAME = re.compile(r"^[a-z0-9][A-Za-z0-9_.:-]*$")
 
 
 def _make(name: str, meaning: str, kind: Kind, pred: Callable[..., bool], **extra: Any) -> Property:
     if not isinstance(name, str) or not _NAME.match(name):
         raise ModelDefinitionError(
-            f"property name {name!r} is not a lower-case identifier; "
-            "use letters, digits and - _ . : such as 'no-leaked-blockers'"
+            f"property name {name!r} is not an identifier; start with a lower-case letter or digit "
+            "and use letters, digits and - _ . : such as 'no-leaked-blockers' or 'jobs-end:E'"
         )
     if not isinstance(meaning, str) or not meaning.strip():
         raise ModelDefinitionError(f"property {name!r} has no meaning; give it a one-line sentence")
