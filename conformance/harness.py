@@ -40,12 +40,20 @@ unix socket in the temporary directory (``nbd-server-start`` once, then
 ``block-export-add``/``block-export-del``) and reads the export with
 ``qemu-img convert`` into a raw file.  This is QMP-free for the data itself
 and needs no force-share of images the daemon has open.  Attaching the
-export can drain the node, which pauses and resumes (and so advances by one
-chunk) a throttled job that uses it; take views while no job runs, or expect
-that.  :meth:`QemuChain.disk_view` and :meth:`QemuChain.disk_alloc` read the
-image *files* with ``qemu-img -U`` through their on-disk backing strings;
-they are exact once :meth:`QemuChain.stop` has shut the daemon down cleanly
-(everything flushed) and only best-effort before.
+export drains the node, which pauses and resumes (and so advances by one or
+more chunks) a throttled job that uses it; take views while no job runs, or
+expect that.
+
+Allocation.  :meth:`QemuChain.layer_alloc` reads one layer's image *file*
+alone (backing cut off) with ``qemu-img map/convert -U`` and returns what
+that layer holds itself, in the form of the ``alloc`` argument;
+:meth:`QemuChain.disk_backing` reads the backing string of its header.  Both
+are exact once :meth:`QemuChain.stop` has shut the daemon down cleanly
+(everything flushed and closed), best-effort before.
+
+QEMU 7.2 crashes (SIGSEGV) on ``query-named-block-nodes`` while a stream job
+is concluded but not dismissed; :meth:`QemuChain.nodes` refuses then, and
+:meth:`QemuChain.graph` uses ``x-debug-query-block-graph``, which is safe.
 """
 
 from __future__ import annotations
