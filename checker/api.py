@@ -117,6 +117,22 @@ class Model(ABC):
         """A one-line human description of ``action`` for reports."""
         return repr(action)
 
+    def action_to_json(self, action: Action) -> Any:
+        """The action as one JSON value, for ITF traces and replayable scripts.
+
+        The block model returns the QMP command (or job step) as a script
+        line that ``blockcheck replay`` accepts.
+        """
+        return self.format_action(action)
+
+    def answer(self, state: State, action: Action) -> Any:
+        """What the system under model answers to ``action`` in ``state``, as JSON.
+
+        For the block model, QEMU's QMP reply (``{"return": ...}`` or
+        ``{"error": {...}}``); None where a model has no notion of an answer.
+        """
+        return None
+
     def state_to_json(self, state: State) -> Any:
         """The state as JSON-compatible variables for ITF traces.
 

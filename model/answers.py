@@ -7,6 +7,7 @@ from so a reviewer can check them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 GENERIC = "GenericError"
@@ -61,18 +62,22 @@ def device_in_use(name: str) -> Answer:
     return error(f"Device '{name}' is in use")
 
 
+@lru_cache(maxsize=256)
 def busy(node: str, reason: str) -> Answer:
     return error(f"Node '{node}' is busy: {reason}")
 
 
+@lru_cache(maxsize=256)
 def job_blocker_reason(job_type: str) -> str:
     return f"block device is in use by block job: {job_type}"
 
 
+@lru_cache(maxsize=256)
 def backing_blocker_reason(parent: str) -> str:
     return f"node is used as backing hd of '{parent}'"
 
 
+@lru_cache(maxsize=256)
 def no_job(name: str) -> Answer:
     return error(f"No active block job on device '{name}'", DEVICE_NOT_ACTIVE)
 

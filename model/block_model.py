@@ -144,6 +144,14 @@ class BlockModel(Model):
     def format_state(self, state: tuple) -> str:
         return draw_chain(self.rules, state)
 
+    def action_to_json(self, action: tuple) -> dict[str, Any]:
+        """The action as a line of a replayable script (see model.commands)."""
+        return action_to_line(self.rules, action)
+
+    def answer(self, state: tuple, action: tuple) -> dict[str, Any]:
+        """QEMU's reply to the action in ``state``; job steps answer ``{"return": {}}``."""
+        return self.apply(state, action)[0].to_json()
+
     def state_to_json(self, state: tuple) -> dict[str, Any]:
         """The state as named variables, for ITF traces and JSON output."""
         rules = self.rules

@@ -52,6 +52,7 @@ from .state import (
     chain_below,
     find_job,
     in_chain,
+    put,
     replace_job,
 )
 
@@ -73,6 +74,12 @@ BACKING_EXEMPT = frozenset({"COMMIT_TARGET", "STREAM", "BACKUP_SOURCE", "BACKUP_
 JOB_TYPE = {Kind.STREAM: "stream", Kind.COMMIT: "commit"}
 
 Step = tuple[A.Answer, tuple]
+
+
+def _set_chunk(data: tuple, node: int, chunk: int, value: int) -> tuple:
+    """``data`` with one chunk of one node set to ``value``."""
+    row = data[node][:chunk] + (value,) + data[node][chunk + 1 :]
+    return data[:node] + (row,) + data[node + 1 :]
 
 
 def blocker_bit(owner: int, kind: int) -> int:
@@ -131,7 +138,7 @@ class SeedRules:
     # -- block-stream (§2.2) -------------------------------------------------
     def stream(self, state: tuple, top: int, base: int) -> Step:
         backing = state[BACKING]
-        if base != NONE and base not in set(chain_below(backing, top)):
+        if base != NONE and base not in chain_below(backing, top):
             return A.base_not_found(self.names[base]), state
         checked = [top] if self.variant == "top-only-check" else [top, *between(backing, top, base)]
         for node in checked:
@@ -153,7 +160,7 @@ class SeedRules:
         backing = state[BACKING]
         if top == self.root:
             return A.model_limit("active commit (top is the active layer) is not modelled"), state
-        if base == NONE or base not in set(chain_below(backing, top)):
+        if base == NONE or base not in chain_below(backing, top):
             return A.base_not_found(self.names[base] if base != NONE else ""), state
         overlay = self.overlay(backing, top)
         checks = [(self.root, "COMMIT_SOURCE")]
@@ -191,8 +198,7 @@ class SeedRules:
     def _start(self, state: tuple, job: tuple, blocked: list[int]) -> tuple:
         bit = blocker_bit(job[J_OWNER], job[J_KIND])
         blockers = tuple(b | bit if i in blocked else b for i, b in enumerate(state[BLOCKERS]))
-        jobs = tuple(sorted((*state[JOBS], job)))
-        return (state[BACKING], state[DATA], jobs, blockers, state[WRITES_LEFT], state[JOBS_LEFT] - 1)
+        return (state[BACKING], state[DATA], tuple(sorted((*state[JOBS], job))), blockers, state[WRITES_LEFT], state[JOBS_LEFT] - 1)
 
     # -- block-job-* verbs (§2.6, §5.6) --------------------------------------
     def job_for(self, state: tuple, node: int) -> tuple[tuple | None, A.Answer | None]:
@@ -288,11 +294,8 @@ class SeedRules:
         if left <= 0:
             return A.model_limit("the scenario allows no more guest writes"), state
         value = 10 + self.scenario.guest_writes - left
-        data = list(state[DATA])
-        row = list(data[self.root])
-        row[chunk] = value
-        data[self.root] = tuple(row)
-        return A.OK, (state[BACKING], tuple(data), state[JOBS], state[BLOCKERS], left - 1, state[JOBS_LEFT])
+        state = put(state, DATA, _set_chunk(state[DATA], self.root, chunk, value))
+        return A.OK, put(state, WRITES_LEFT, left - 1)
 
     # -- job steps (§2.4-§2.6) --------------------------------------------------
     def job_steps(self, state: tuple) -> Iterator[tuple]:
@@ -340,14 +343,11 @@ class SeedRules:
         else:
             target, sources = job[J_BASE], [job[J_TOP], *between(backing, job[J_TOP], job[J_BASE])]
             skip = False
-        new_data = data
+        moved = state
         if not skip:
             value = next((data[n][c] for n in sources if data[n][c]), 0)
             if value and data[target][c] != value:
-                row = list(data[target])
-                row[c] = value
-                new_data = data[:target] + (tuple(row),) + data[target + 1 :]
-        moved = (backing, new_data, state[JOBS], state[BLOCKERS], state[WRITES_LEFT], state[JOBS_LEFT])
+                moved = put(state, DATA, _set_chunk(data, target, c, value))
         if c + 1 < self.chunks:
             return self._with_job(moved, job, self._set(job, J_CURSOR, c + 1))
         return self._exit(moved, self._set(job, J_CURSOR, c + 1), old=job)
@@ -372,7 +372,7 @@ class SeedRules:
                 backing[job[J_TOP]] = job[J_BASE]
             else:
                 backing[self.overlay(state[BACKING], job[J_TOP])] = job[J_BASE]
-            state = (tuple(backing), state[DATA], state[JOBS], state[BLOCKERS], state[WRITES_LEFT], state[JOBS_LEFT])
+            state = put(state, BACKING, tuple(backing))
         state = self._unblock(state, job)
         return self._forget_removed(self._with_job(state, job, None))
 
@@ -383,7 +383,7 @@ class SeedRules:
         model forgets its links and contents so equal chains are equal states.
         """
         backing, data, jobs, blockers = state[BACKING], state[DATA], state[JOBS], state[BLOCKERS]
-        held = in_chain(backing, self.root)
+        held = set(in_chain(backing, self.root))
         for job in jobs:
             held |= {job[J_OWNER], job[J_TOP], *between(backing, job[J_TOP], job[J_BASE])}
             if job[J_BASE] != NONE:
@@ -394,12 +394,11 @@ class SeedRules:
         new_backing = tuple(REMOVED if n in gone else b for n, b in enumerate(backing))
         empty = (0,) * self.chunks
         new_data = tuple(empty if n in gone else row for n, row in enumerate(data))
-        return (new_backing, new_data, jobs, blockers, state[WRITES_LEFT], state[JOBS_LEFT])
+        return put(put(state, BACKING, new_backing), DATA, new_data)
 
     def _unblock(self, state: tuple, job: tuple) -> tuple:
         mask = ~blocker_bit(job[J_OWNER], job[J_KIND])
-        blockers = tuple(b & mask for b in state[BLOCKERS])
-        return (state[BACKING], state[DATA], state[JOBS], blockers, state[WRITES_LEFT], state[JOBS_LEFT])
+        return put(state, BLOCKERS, tuple(b & mask for b in state[BLOCKERS]))
 
     @staticmethod
     def _set(job: tuple, *pairs: int) -> tuple:
@@ -410,4 +409,4 @@ class SeedRules:
 
     @staticmethod
     def _with_job(state: tuple, old: tuple, new: tuple | None) -> tuple:
-        return (state[BACKING], state[DATA], replace_job(state[JOBS], old, new), state[BLOCKERS], state[WRITES_LEFT], state[JOBS_LEFT])
+        return put(state, JOBS, replace_job(state[JOBS], old, new))

@@ -26,7 +26,7 @@ index constants below rather than through attribute access.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from functools import lru_cache
 
 NONE = -1
 REMOVED = -2
@@ -56,6 +56,11 @@ CANCELLED = 1
 FAILED = 2
 
 
+def put(state: tuple, field: int, value: object) -> tuple:
+    """``state`` with one field replaced."""
+    return state[:field] + (value,) + state[field + 1 :]
+
+
 def find_job(jobs: tuple, owner: int) -> tuple | None:
     """The job owned by ``owner``, or None."""
     for job in jobs:
@@ -73,33 +78,35 @@ def replace_job(jobs: tuple, old: tuple, new: tuple | None) -> tuple:
     return tuple(out)
 
 
-def chain_below(backing: tuple, node: int) -> Iterator[int]:
+@lru_cache(maxsize=1 << 14)
+def chain_below(backing: tuple, node: int) -> tuple[int, ...]:
     """The nodes below ``node`` along backing links, nearest first.
 
     Stops at a repeated node, so a corrupt (cyclic) chain cannot hang a
-    property that is about to report the cycle.
+    property that is about to report the cycle.  Cached: a run meets only
+    a few dozen chain shapes, and this is asked for in every state.
     """
+    out: list[int] = []
     seen = {node}
     nxt = backing[node]
     while nxt >= 0 and nxt not in seen:
-        yield nxt
+        out.append(nxt)
         seen.add(nxt)
         nxt = backing[nxt]
+    return tuple(out)
 
 
-def between(backing: tuple, top: int, base: int) -> list[int]:
+@lru_cache(maxsize=1 << 14)
+def between(backing: tuple, top: int, base: int) -> tuple[int, ...]:
     """Nodes strictly between ``top`` and ``base`` (all below top if base is NONE)."""
-    out = []
-    for node in chain_below(backing, top):
-        if node == base:
-            break
-        out.append(node)
-    return out
+    below = chain_below(backing, top)
+    return below[: below.index(base)] if base in below else below
 
 
-def in_chain(backing: tuple, root: int) -> set[int]:
+@lru_cache(maxsize=1 << 12)
+def in_chain(backing: tuple, root: int) -> frozenset[int]:
     """The nodes reachable from the active layer: those still in the chain."""
-    return {root, *chain_below(backing, root)}
+    return frozenset((root, *chain_below(backing, root)))
 
 
 def has_cycle(backing: tuple) -> bool:
@@ -113,6 +120,7 @@ def has_cycle(backing: tuple) -> bool:
     return False
 
 
+@lru_cache(maxsize=1 << 16)
 def view(backing: tuple, data: tuple, node: int) -> tuple:
     """What a reader of ``node`` sees: per chunk the first allocated value down the chain."""
     out = list(data[node])
