@@ -1,0 +1,171 @@
+"""The ``blockcheck`` command: one subcommand per mode, one exit-code table.
+
+``check`` and ``list`` belong to the engine; a model plugin adds its own
+configuration options and subcommands (the QEMU model adds ``replay``,
+``mutants``, ``prove`` and ``conform``).  Every failure ends here as one
+sentence and a code from :mod:`.exitcodes`, never a traceback (set
+``BLOCKCHECK_DEBUG=1`` to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from . import exitcodes, registry
+from .api import ModelDefinitionError
+from .exitcodes import ExitCode
+from .property import select
+from .registry import UsageError
+from .search import explore
+
+Handler = Callable[[argparse.Namespace, registry.Plugin], int]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError instead of printing usage and exiting 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message}; see '{self.prog} --help'")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def build_parser(plugin: registry.Plugin) -> argparse.ArgumentParser:
+    parser = _Parser(prog="blockcheck", description="Model checker for QEMU's block-job rules.")
+    parser.add_argument("--model", default=registry.DEFAULT_MODEL, help="registered model to check (default: %(default)s)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    options = _Parser(add_help=False)
+    plugin.add_arguments(options)
+
+    check = sub.add_parser("check", parents=[options], help="explore every reachable state and check the properties")
+    check.add_argument("--property", action="append", default=[], metavar="NAME", help="check only this property or family (repeatable)")
+    check.add_argument("--continue", dest="keep_going", action="store_true", help="do not stop at the first violation: report every violated property")
+    check.add_argument("--max-states", type=_positive, help="stop after this many distinct states (the result is then incomplete)")
+    check.add_argument("--max-depth", type=int, help="explore at most this many steps from the initial state")
+    check.add_argument("--no-deadlock", action="store_true", help="do not report states without successors")
+    check.add_argument("--report", type=Path, metavar="DIR", help="write a report per violation into DIR")
+    check.add_argument("--format", action="append", default=[], metavar="FMT", help="report formats for --report (repeatable; see 'blockcheck list')")
+    check.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    check.add_argument("--quiet", "-q", action="store_true", help="no progress line")
+    check.set_defaults(handler=run_check)
+
+    listing = sub.add_parser("list", help="show profiles, variants, properties, commands and exit codes")
+    listing.add_argument("--exit-codes", action="store_true", help="print only the exit-code table, as Markdown")
+    listing.set_defaults(handler=run_list)
+
+    plugin.add_commands(sub, options)
+    return parser
+
+
+def run_check(args: argparse.Namespace, plugin: registry.Plugin) -> int:
+    build = plugin.build(args)
+    props = build.properties
+    if args.property:
+        try:
+            props = select(props, args.property)
+        except KeyError as exc:
+            raise UsageError(exc.args[0]) from None
+    if args.max_depth is not None and args.max_depth < 0:
+        raise UsageError(f"--max-depth {args.max_depth} is negative; give 0 or more")
+    result = explore(
+        build.model,
+        props,
+        max_states=args.max_states,
+        max_depth=args.max_depth,
+        check_deadlock=not args.no_deadlock,
+        stop_at_first=not args.keep_going,
+        quiet=args.quiet or args.json,
+    )
+    from blockcheck.reports import result_to_json, write_reports
+    from blockcheck.reports.table import print_result
+
+    if args.json:
+        print(json.dumps(result_to_json(result, build.model), indent=2, sort_keys=True))
+    else:
+        print(build.description)
+        print_result(result, sys.stdout)
+    if args.report is not None:
+        formats = tuple(args.format) or ("markdown", "itf", "script", "summary")
+        try:
+            written = write_reports(result, build.model, args.report, formats)
+        except (ValueError, KeyError) as exc:
+            raise UsageError(str(exc.args[0] if exc.args else exc)) from None
+        if not args.json:
+            print(f"reports: {len(written)} file(s) in {args.report}")
+    code = result.exit_code
+    if not args.json:
+        print(f"exit {int(code)}: {code.meaning}")
+    return int(code)
+
+
+def run_list(args: argparse.Namespace, plugin: registry.Plugin) -> int:
+    if args.exit_codes:
+        print(exitcodes.markdown_table())
+        return 0
+    print(f"models: {', '.join(registry.available())}")
+    for title, rows in plugin.listing().items():
+        print(f"\n{title}:")
+        width = max((len(name) for name, _ in rows), default=0)
+        for name, text in rows:
+            print(f"  {name:<{width}}  {text}")
+    print("\nexit codes:")
+    for code, text in exitcodes.TABLE.items():
+        print(f"  {int(code):>3}  {text}")
+    return 0
+
+
+def _model_name(argv: Sequence[str]) -> str:
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--model", default=registry.DEFAULT_MODEL)
+    known, _ = pre.parse_known_args(argv)
+    return known.model
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``blockcheck`` console script; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = bool(os.environ.get("BLOCKCHECK_DEBUG"))
+    try:
+        plugin = registry.load(_model_name(argv))
+        args = build_parser(plugin).parse_args(argv)
+        return args.handler(args, plugin)
+    except UsageError as exc:
+        return _fail(ExitCode.USAGE_ERROR, str(exc))
+    except ModelDefinitionError as exc:
+        return _fail(ExitCode.MODEL_ERROR, f"model definition error: {exc}")
+    except KeyboardInterrupt:
+        return _fail(ExitCode.INTERRUPTED, "interrupted")
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # the last line of defence: no traceback for users
+        if debug:
+            raise
+        return _fail(
+            ExitCode.INTERNAL,
+            f"internal error ({type(exc).__name__}: {exc}); this is a bug in blockcheck, "
+            "run again with BLOCKCHECK_DEBUG=1 and report the traceback",
+        )
+
+
+def _fail(code: ExitCode, message: str) -> int:
+    print(f"blockcheck: {message}", file=sys.stderr)
+    return int(code)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

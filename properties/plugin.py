@@ -1,0 +1,155 @@
+"""The QEMU block model as a ``blockcheck`` plugin: options, properties, commands.
+
+It lives in ``properties/`` because it joins the model to its properties,
+and only this room may import both.
+
+Registered in pyproject.toml under the ``blockcheck.models`` entry-point
+group as ``qemu-block``.  Besides ``check`` it adds ``replay`` (run a QMP
+script against the model), ``mutants`` (the matrix of fault variants against
+property families).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from blockcheck.checker.exitcodes import ExitCode
+from blockcheck.checker.registry import Build, UsageError
+
+from blockcheck.model.block_model import BlockModel
+from blockcheck.model.commands import COMMANDS, JOB_STEPS, Executor, ScriptError, parse_script
+from blockcheck.model.scenario import DEFAULT_COMMANDS, GRAPH_COMMANDS, Scenario, ScenarioError
+from blockcheck.model.variants import VARIANTS
+
+from .block import block_properties
+
+PROFILES = {"seed": "the 2015 design: jobs owned by nodes, found by node name (the default)"}
+
+
+def scenario_from_args(args: argparse.Namespace) -> Scenario:
+    """The Scenario the options describe; bad values become one-sentence usage errors."""
+    if args.variant not in VARIANTS:
+        raise UsageError(f"unknown variant {args.variant!r}; known variants: {', '.join(VARIANTS)}")
+    if args.profile not in PROFILES:
+        raise UsageError(f"unknown profile {args.profile!r}; known profiles: {', '.join(PROFILES)}")
+    commands = tuple(c.strip() for c in args.commands.split(",") if c.strip()) if args.commands else DEFAULT_COMMANDS
+    try:
+        return Scenario(
+            chain_length=args.chain_length,
+            device=args.device,
+            max_jobs=args.jobs,
+            jobs_per_run=args.jobs_per_run,
+            chunks=args.chunks,
+            guest_writes=args.guest_writes,
+            pauses_per_job=args.pauses,
+            commands=commands,
+            profile=args.profile,
+            variant=args.variant,
+        )
+    except ScenarioError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def build_model(scenario: Scenario) -> tuple[BlockModel, list]:
+    """The model and its properties for a scenario."""
+    model = BlockModel(scenario)
+    return model, block_properties(model)
+
+
+class QemuBlockPlugin:
+    name = "qemu-block"
+    summary = "QEMU's block-job rules on a backing chain (block-stream to an intermediate layer)"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        defaults = {f.name: f.default for f in fields(Scenario)}
+        group = parser.add_argument_group("scenario")
+        group.add_argument("--profile", default=defaults["profile"], help="rule set (default: %(default)s)")
+        group.add_argument("--variant", default=defaults["variant"], help="fault variant to check instead of the rules as designed")
+        group.add_argument("--chain-length", type=int, default=defaults["chain_length"], help="nodes in the backing chain, 2-8 (default: %(default)s)")
+        group.add_argument("--jobs", type=int, default=defaults["max_jobs"], help="jobs that may run at once (default: %(default)s)")
+        group.add_argument("--jobs-per-run", type=int, default=defaults["jobs_per_run"], help="jobs the user may start in one run (default: %(default)s)")
+        group.add_argument("--chunks", type=int, default=defaults["chunks"], help="chunks per image, 1-4 (default: %(default)s)")
+        group.add_argument("--guest-writes", type=int, default=defaults["guest_writes"], help="guest writes through the device, 0-2 (default: %(default)s)")
+        group.add_argument("--pauses", type=int, default=defaults["pauses_per_job"], help="user pauses per job, 0-2 (default: %(default)s)")
+        group.add_argument("--device", default=defaults["device"], help="device name of the active layer (default: %(default)s)")
+        group.add_argument(
+            "--commands",
+            help=f"comma-separated commands the user sends (default: {','.join(DEFAULT_COMMANDS)}; all: {','.join(GRAPH_COMMANDS)})",
+        )
+
+    def build(self, args: argparse.Namespace) -> Build:
+        scenario = scenario_from_args(args)
+        model, props = build_model(scenario)
+        return Build(model, props, f"{model.name}: {scenario.describe()}")
+
+    def listing(self) -> dict[str, list[tuple[str, str]]]:
+        props = block_properties(BlockModel(Scenario()))
+        return {
+            "profiles": sorted(PROFILES.items()),
+            "variants": list(VARIANTS.items()),
+            "properties (default scenario)": [(p.name, p.meaning) for p in props],
+            "commands the model answers": [(c, "QMP command") for c in COMMANDS],
+            "internal steps in scripts": [(s, "job step") for s in ("guest-write", *JOB_STEPS)],
+            "report formats": [
+                ("markdown", "one Markdown report per violation"),
+                ("itf", "the trace as ITF JSON (Apalache ADR-015)"),
+                ("script", "the trace as a replayable JSON-lines QMP script"),
+                ("summary", "a Markdown summary for a pull-request comment"),
+                ("junit", "JUnit XML, one test case per property"),
+                ("html", "one self-contained HTML page with a picture per step"),
+                ("json", "the whole result as JSON"),
+            ],
+        }
+
+    def add_commands(self, subparsers: argparse._SubParsersAction, options: argparse.ArgumentParser) -> None:
+        replay = subparsers.add_parser("replay", parents=[options], help="run a QMP script (JSON lines) against the model")
+        replay.add_argument("script", type=Path, help="the script; '-' reads standard input")
+        replay.add_argument("--json", action="store_true", help="print one JSON object per line")
+        replay.set_defaults(handler=run_replay)
+
+        mutants = subparsers.add_parser("mutants", parents=[options], help="check every fault variant and print which properties catch it")
+        mutants.add_argument("--quiet", "-q", action="store_true", help="no progress line")
+        mutants.set_defaults(handler=run_mutants)
+
+
+def run_replay(args: argparse.Namespace, plugin: QemuBlockPlugin) -> int:
+    scenario = scenario_from_args(args)
+    try:
+        text = sys.stdin.read() if str(args.script) == "-" else args.script.read_text()
+    except OSError as exc:
+        raise UsageError(f"cannot read the script {args.script} ({exc.strerror}); give a readable file") from None
+    model = BlockModel(scenario)
+    executor = Executor(model.rules)
+    state = model.init_states()[0]
+    try:
+        lines = parse_script(text)
+        for number, line in enumerate(lines, start=1):
+            answer, state = executor.execute(state, line)
+            _print_replay_step(args.json, number, line, answer.to_json(), model.format_state(state))
+    except ScriptError as exc:
+        raise UsageError(f"{args.script}: {exc}") from None
+    return int(ExitCode.OK)
+
+
+def _print_replay_step(as_json: bool, number: int, line: dict, answer: dict, chain: str) -> None:
+    if as_json:
+        print(json.dumps({"step": number, "line": line, "answer": answer, "chain": chain}, sort_keys=True))
+        return
+    print(f"{number:>3} -> {json.dumps(line, sort_keys=True)}")
+    print(f"    <- {json.dumps(answer, sort_keys=True)}")
+    print(f"       {chain}")
+
+
+def run_mutants(args: argparse.Namespace, plugin: QemuBlockPlugin) -> int:
+    from .mutants import mutation_matrix, print_matrix
+
+    scenario = scenario_from_args(args)
+    matrix = mutation_matrix(scenario, quiet=args.quiet)
+    return print_matrix(matrix, sys.stdout)
+
+
+PLUGIN = QemuBlockPlugin()
