@@ -18,10 +18,17 @@ from pathlib import Path
 
 from . import exitcodes, registry
 from .api import ModelDefinitionError
+from .config import apply_config, find_config, read_config
 from .exitcodes import ExitCode
 from .property import select
 from .registry import UsageError
 from .search import explore
+
+# The command is the last stage of the data flow (config -> model -> search
+# -> reports -> exit code), so it is the one engine module that imports the
+# reports room; nothing in the search path does.
+from blockcheck.reports import result_to_json, write_reports  # noqa: E402
+from blockcheck.reports.table import print_summary  # noqa: E402
 
 Handler = Callable[[argparse.Namespace, registry.Plugin], int]
 
@@ -43,9 +50,11 @@ def _positive(text: str) -> int:
     return value
 
 
-def build_parser(plugin: registry.Plugin) -> argparse.ArgumentParser:
+def build_parser(plugin: registry.Plugin) -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The command-line parser and its subcommand parsers by name."""
     parser = _Parser(prog="blockcheck", description="Model checker for QEMU's block-job rules.")
     parser.add_argument("--model", default=registry.DEFAULT_MODEL, help="registered model to check (default: %(default)s)")
+    parser.add_argument("--config", type=Path, metavar="FILE", help="settings file (default: ./blockcheck.toml, else [tool.blockcheck] in ./pyproject.toml)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -69,7 +78,7 @@ def build_parser(plugin: registry.Plugin) -> argparse.ArgumentParser:
     listing.set_defaults(handler=run_list)
 
     plugin.add_commands(sub, options)
-    return parser
+    return parser, dict(sub.choices)
 
 
 def run_check(args: argparse.Namespace, plugin: registry.Plugin) -> int:
@@ -91,14 +100,11 @@ def run_check(args: argparse.Namespace, plugin: registry.Plugin) -> int:
         stop_at_first=not args.keep_going,
         quiet=args.quiet or args.json,
     )
-    from blockcheck.reports import result_to_json, write_reports
-    from blockcheck.reports.table import print_result
-
     if args.json:
         print(json.dumps(result_to_json(result, build.model), indent=2, sort_keys=True))
     else:
         print(build.description)
-        print_result(result, sys.stdout)
+        print_summary(result)
     if args.report is not None:
         formats = tuple(args.format) or ("markdown", "itf", "script", "summary")
         try:
@@ -107,10 +113,7 @@ def run_check(args: argparse.Namespace, plugin: registry.Plugin) -> int:
             raise UsageError(str(exc.args[0] if exc.args else exc)) from None
         if not args.json:
             print(f"reports: {len(written)} file(s) in {args.report}")
-    code = result.exit_code
-    if not args.json:
-        print(f"exit {int(code)}: {code.meaning}")
-    return int(code)
+    return int(result.exit_code)
 
 
 def run_list(args: argparse.Namespace, plugin: registry.Plugin) -> int:
@@ -129,11 +132,21 @@ def run_list(args: argparse.Namespace, plugin: registry.Plugin) -> int:
     return 0
 
 
-def _model_name(argv: Sequence[str]) -> str:
+def _preparse(argv: Sequence[str]) -> argparse.Namespace:
     pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--model", default=registry.DEFAULT_MODEL)
+    pre.add_argument("--model")
+    pre.add_argument("--config", type=Path)
     known, _ = pre.parse_known_args(argv)
-    return known.model
+    return known
+
+
+def _load_config(path: Path | None) -> tuple[str, dict] | None:
+    if path is None:
+        found = find_config(Path.cwd())
+        return None if found is None else (found[0].name, dict(found[1]))
+    if not path.is_file():
+        raise UsageError(f"config file {path} does not exist; give an existing file or drop --config")
+    return path.name, dict(read_config(path) or {})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -141,8 +154,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = bool(os.environ.get("BLOCKCHECK_DEBUG"))
     try:
-        plugin = registry.load(_model_name(argv))
-        args = build_parser(plugin).parse_args(argv)
+        pre = _preparse(argv)
+        config = _load_config(pre.config)
+        settings = config[1] if config else {}
+        model_name = pre.model or settings.pop("model", None) or registry.DEFAULT_MODEL
+        plugin = registry.load(model_name)
+        parser, commands = build_parser(plugin)
+        args = parser.parse_args(argv)
+        if config:
+            apply_config(commands, args.command, settings, config[0])
+            args = parser.parse_args(argv)
         return args.handler(args, plugin)
     except UsageError as exc:
         return _fail(ExitCode.USAGE_ERROR, str(exc))

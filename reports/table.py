@@ -8,6 +8,8 @@ run; only the footer has the seconds, and ``deterministic=True`` drops them.
 
 from __future__ import annotations
 
+import sys
+
 from blockcheck.checker.result import PropertyResult, Result, Verdict
 from rich.console import Console, Group
 from rich.table import Table
@@ -58,10 +60,13 @@ def coverage_table(result: Result) -> Table:
     table.add_column("distinct", justify="right")
     table.add_column("generated", justify="right")
     table.add_column("")
+    never = set(result.stats.never_enabled)
     for name, (distinct, generated) in result.stats.coverage.items():
-        table.add_row(Text(name), str(distinct), str(generated), "")
+        flag = Text("never enabled", style="bold yellow") if name in never else ""
+        table.add_row(Text(name), str(distinct), str(generated), flag)
     for name in result.stats.never_enabled:
-        table.add_row(Text(name), "0", "0", Text("never enabled", style="bold yellow"))
+        if name not in result.stats.coverage:
+            table.add_row(Text(name), "0", "0", Text("never enabled", style="bold yellow"))
     return table
 
 
@@ -79,7 +84,8 @@ def print_summary(
     result: Result, console: Console | None = None, *, coverage: bool = True, deterministic: bool = False
 ) -> None:
     """Print the property table, the coverage table (unless ``coverage`` is off) and the footer."""
-    console = console or Console(highlight=False)
+    # Off a terminal (CI logs) rich would wrap at 80 columns; logs are wider.
+    console = console or Console(highlight=False, width=None if sys.stdout.isatty() else 120)
     parts = [property_table(result)]
     if coverage:
         parts.append(coverage_table(result))
