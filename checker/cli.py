@@ -108,7 +108,7 @@ def run_check(args: argparse.Namespace, plugin: registry.Plugin) -> int:
     if args.report is not None:
         formats = tuple(args.format) or ("markdown", "itf", "script", "summary")
         try:
-            written = write_reports(result, build.model, args.report, formats)
+            written = write_reports(result, build.model, args.report, formats, deterministic=True)
         except (ValueError, KeyError) as exc:
             raise UsageError(str(exc.args[0] if exc.args else exc)) from None
         if not args.json:

@@ -37,7 +37,7 @@ TABLE: dict[ExitCode, str] = {
     ExitCode.DEADLOCK: "a reachable state has no enabled action and the model does not declare it terminal",
     ExitCode.INVARIANT: "an invariant (always) is violated",
     ExitCode.LIVENESS: "a transition property or a liveness property (leads_to, eventually) is violated, or a proof failed",
-    ExitCode.VACUOUS: "nothing was violated, but a property's witness was never reached: the pass is vacuous",
+    ExitCode.VACUOUS: "nothing was violated, but a property's witness was never reached: the pass is vacuous (mutants: a variant went uncaught or a property caught none)",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C); partial statistics were printed",
     ExitCode.MODEL_ERROR: "the model or a property is defined wrongly",
     ExitCode.USAGE_ERROR: "bad command line, configuration or input file",

@@ -1,0 +1,161 @@
+"""The blockcheck command: exit codes, one-sentence errors, config files, replay, reports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from blockcheck.checker import cli, registry
+from blockcheck.checker.api import Model
+from blockcheck.checker.exitcodes import ExitCode
+
+SMALL = ["--chain-length", "3"]
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_check_passes_on_the_design(capsys):
+    code, out, err = run(capsys, "check", *SMALL, "--quiet")
+    assert code == ExitCode.OK
+    assert "holds" in out and "12371 distinct" in out
+    assert err == ""
+
+
+@pytest.mark.parametrize(
+    ("variant", "code"),
+    [("cancel-skips-complete", ExitCode.LIVENESS), ("root-only-query", ExitCode.INVARIANT)],
+)
+def test_check_fails_on_a_fault_variant(capsys, variant, code):
+    assert run(capsys, "check", *SMALL, "--variant", variant, "-q")[0] == code
+
+
+def test_a_bound_is_never_a_pass(capsys):
+    code, out, _ = run(capsys, "check", *SMALL, "--max-states", "50", "-q")
+    assert code == ExitCode.BOUND
+    assert "incomplete" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["check", "--variant", "nope"], "unknown variant 'nope'; known variants:"),
+        (["check", "--chain-length", "12"], "chain length 12 is out of range; give a length from 2 to 8"),
+        (["check", "--property", "nope", *SMALL], "unknown property 'nope'"),
+        (["check", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+        (["check", "--max-states", "0"], "must be at least 1"),
+        (["--model", "nope", "check"], "no model named 'nope' is registered"),
+        (["check", *SMALL, "--report", "out", "--format", "pdf"], "unknown report format pdf"),
+        (["replay", "missing-file.jsonl"], "cannot read the script missing-file.jsonl"),
+    ],
+)
+def test_usage_errors_are_one_sentence_and_code_151(capsys, tmp_path, monkeypatch, argv, needle):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, *argv)
+    assert code == ExitCode.USAGE_ERROR
+    assert needle in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_json_output_is_machine_readable(capsys):
+    code, out, _ = run(capsys, "check", *SMALL, "--variant", "device-field-empty", "--json")
+    document = json.loads(out)
+    assert code == ExitCode.INVARIANT
+    violated = [p["name"] for p in document["properties"] if p["verdict"] == "violated"]
+    assert violated == ["ownership-and-reporting"]
+
+
+def test_config_file_sets_defaults_and_flags_override(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "blockcheck.toml").write_text('chain-length = 3\nvariant = "root-only-query"\nquiet = true\n')
+    assert run(capsys, "check")[0] == ExitCode.INVARIANT
+    assert run(capsys, "check", "--variant", "none")[0] == ExitCode.OK
+    (tmp_path / "blockcheck.toml").write_text("chain-lenght = 3\n")
+    code, _, err = run(capsys, "check")
+    assert code == ExitCode.USAGE_ERROR and "unknown key 'chain-lenght'" in err
+    (tmp_path / "blockcheck.toml").write_text('chain-length = "three"\n')
+    code, _, err = run(capsys, "check")
+    assert code == ExitCode.USAGE_ERROR and "chain-length" in err
+
+
+def test_pyproject_tool_table_is_read(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n[tool.blockcheck]\nchain-length = 3\nvariant = "cancel-changes-chain"\n')
+    assert run(capsys, "check", "-q")[0] == ExitCode.LIVENESS
+
+
+def test_replay_prints_qemu_answers(capsys, tmp_path):
+    script = tmp_path / "s.jsonl"
+    script.write_text(
+        "# stream into D, then try to stream across it\n"
+        '{"execute": "block-stream", "arguments": {"device": "D", "base": "B"}}\n'
+        '{"execute": "block-stream", "arguments": {"device": "drive0", "base": "A"}}\n'
+        '{"step": "job-copy", "job": "D"}\n'
+    )
+    code, out, _ = run(capsys, "replay", str(script), "--json")
+    assert code == 0
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert lines[0]["answer"] == {"return": {}}
+    assert lines[1]["answer"]["error"]["desc"] == "Node 'D' is busy: block device is in use by block job: stream"
+    assert lines[2]["chain"].startswith("[A] <- [B] <- [C]* <- [D]*{stream->B,running,1/2}")
+    script.write_text("{not json\n")
+    code, _, err = run(capsys, "replay", str(script))
+    assert code == ExitCode.USAGE_ERROR and "line 1 is not valid JSON" in err
+
+
+def test_reports_replay_and_are_byte_identical(capsys, tmp_path):
+    argv = ["check", *SMALL, "--variant", "cancel-skips-complete", "-q", "--format", "markdown", "--format", "itf", "--format", "script", "--format", "junit"]
+    run(capsys, *argv, "--report", str(tmp_path / "a"))
+    run(capsys, *argv, "--report", str(tmp_path / "b"))
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert "cancel-runs-complete.qmp.jsonl" in names
+    for name in names:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    code, out, _ = run(capsys, "replay", *SMALL, str(tmp_path / "a" / "cancel-runs-complete.qmp.jsonl"), "--json")
+    assert code == 0
+    assert all(json.loads(line)["answer"] == {"return": {}} for line in out.splitlines())
+
+
+def test_list_and_exit_code_table_match_the_readme(capsys):
+    code, out, _ = run(capsys, "list")
+    assert code == 0 and "cancel-skips-complete" in out and "jobs-end:E" in out
+    code, out, _ = run(capsys, "list", "--exit-codes")
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert out.strip() in readme
+
+
+def test_mutants_matrix_passes_on_a_small_chain(capsys):
+    code, out, _ = run(capsys, "mutants", *SMALL, "-q")
+    assert code == 0
+    assert "every variant is caught" in out
+
+
+class _StringStates(Model):
+    name = "bad"
+
+    def init_states(self):
+        return ["not hash-stable"]
+
+    def actions(self, state):
+        return []
+
+    def next_state(self, state, action):
+        return state
+
+
+def test_a_broken_model_is_exit_150(capsys, monkeypatch):
+    from blockcheck.properties.plugin import PLUGIN
+
+    class Broken(type(PLUGIN)):
+        def build(self, args):
+            return registry.Build(_StringStates(), [], "broken")
+
+    monkeypatch.setattr(registry, "load", lambda name: Broken())
+    code, _, err = run(capsys, "check", "-q")
+    assert code == ExitCode.MODEL_ERROR
+    assert "model definition error" in err and "str" in err
