@@ -133,6 +133,10 @@ class Model(ABC):
         """
         return None
 
+    def state_group(self, state: State) -> str:
+        """A short class of ``state`` that state-graph drawings colour by (e.g. its job statuses)."""
+        return ""
+
     def state_to_json(self, state: State) -> Any:
         """The state as JSON-compatible variables for ITF traces.
 

@@ -28,6 +28,7 @@ from .search import explore
 # -> reports -> exit code), so it is the one engine module that imports the
 # reports room; nothing in the search path does.
 from blockcheck.reports import result_to_json, write_reports  # noqa: E402
+from blockcheck.reports.state_graph import graph_to_dot  # noqa: E402
 from blockcheck.reports.table import print_summary  # noqa: E402
 
 Handler = Callable[[argparse.Namespace, registry.Plugin], int]
@@ -73,6 +74,12 @@ def build_parser(plugin: registry.Plugin) -> tuple[argparse.ArgumentParser, dict
     check.add_argument("--quiet", "-q", action="store_true", help="no progress line")
     check.set_defaults(handler=run_check)
 
+    graph = sub.add_parser("graph", parents=[options], help="draw the explored state graph of a small scenario as DOT or SVG")
+    graph.add_argument("--output", "-o", type=Path, help="file to write (default: standard output; a .svg name draws SVG with Graphviz)")
+    graph.add_argument("--property", action="append", default=[], metavar="NAME", help="check these properties and draw the first counterexample in red")
+    graph.add_argument("--max-nodes", type=_positive, default=300, help="refuse graphs with more states than this (default: %(default)s)")
+    graph.set_defaults(handler=run_graph)
+
     listing = sub.add_parser("list", help="show profiles, variants, properties, commands and exit codes")
     listing.add_argument("--exit-codes", action="store_true", help="print only the exit-code table, as Markdown")
     listing.set_defaults(handler=run_list)
@@ -114,6 +121,43 @@ def run_check(args: argparse.Namespace, plugin: registry.Plugin) -> int:
         if not args.json:
             print(f"reports: {len(written)} file(s) in {args.report}")
     return int(result.exit_code)
+
+
+def run_graph(args: argparse.Namespace, plugin: registry.Plugin) -> int:
+    build = plugin.build(args)
+    try:
+        props = select(build.properties, args.property) if args.property else []
+    except KeyError as exc:
+        raise UsageError(exc.args[0]) from None
+    result = explore(build.model, props, max_states=args.max_nodes + 1, keep_graph=True, stop_at_first=False, quiet=True)
+    if not result.complete and result.stats.distinct > args.max_nodes:
+        raise UsageError(
+            f"the graph has more than {args.max_nodes} states, too many to read; shrink the scenario "
+            "(e.g. --chain-length 2 --jobs 1 --jobs-per-run 1 --chunks 1 --guest-writes 0 --pauses 0) "
+            "or raise --max-nodes"
+        )
+    trace = next((p.trace for p in result.properties if p.trace is not None), None)
+    ids = {state: ident for ident, state in enumerate(result.graph.states)}
+    path = [ids[step.state] for step in trace.steps] if trace is not None else []
+    dot = graph_to_dot(result.graph, build.model, path)
+    if args.output is None:
+        sys.stdout.write(dot)
+    elif args.output.suffix == ".svg":
+        args.output.write_bytes(_render_svg(dot))
+    else:
+        args.output.write_text(dot)
+    return int(result.exit_code)
+
+
+def _render_svg(dot: str) -> bytes:
+    try:
+        import graphviz
+    except ImportError:
+        raise UsageError("SVG output needs the graphviz package: pip install 'blockcheck[reports]'; or write .dot") from None
+    try:
+        return graphviz.Source(dot).pipe(format="svg")
+    except graphviz.ExecutableNotFound:
+        raise UsageError("SVG output needs Graphviz's dot program (Debian: apt-get install graphviz); or write .dot") from None
 
 
 def run_list(args: argparse.Namespace, plugin: registry.Plugin) -> int:

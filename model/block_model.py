@@ -36,7 +36,6 @@ from .state import (
     NONE,
     REMOVED,
     WRITES_LEFT,
-    Kind,
     Status,
     chain_below,
     in_chain,
@@ -144,6 +143,11 @@ class BlockModel(Model):
     def format_state(self, state: tuple) -> str:
         return draw_chain(self.rules, state)
 
+    def state_group(self, state: tuple) -> str:
+        """The statuses of the jobs in ``state``, e.g. ``running+paused``, or ``no job``."""
+        statuses = sorted({Status(j[J_STATUS]).name.lower() for j in state[JOBS]})
+        return "+".join(statuses) or "no job"
+
     def action_to_json(self, action: tuple) -> dict[str, Any]:
         """The action as a line of a replayable script (see model.commands)."""
         return action_to_line(self.rules, action)
@@ -182,7 +186,7 @@ def _job_to_json(rules: SeedRules, job: tuple) -> dict[str, Any]:
     """A job record as it is (not as a faulty query-block-jobs variant would report it)."""
     return {
         "owner": rules.names[job[J_OWNER]],
-        "type": JOB_TYPE[Kind(job[J_KIND])],
+        "type": JOB_TYPE[job[J_KIND]],
         "top": rules.names[job[J_TOP]],
         "base": rules.names[job[J_BASE]] if job[J_BASE] != NONE else "",
         "status": Status(job[J_STATUS]).name.lower(),
@@ -213,7 +217,7 @@ def draw_chain(rules: SeedRules, state: tuple) -> str:
             if job[J_FLAGS] & CANCELLED:
                 status += ",cancelled"
             base = rules.names[job[J_BASE]] if job[J_BASE] != NONE else "none"
-            kind = JOB_TYPE[Kind(job[J_KIND])]
+            kind = JOB_TYPE[job[J_KIND]]
             text += f"{{{kind}->{base},{status},{job[J_CURSOR]}/{rules.chunks}}}"
         return text
 

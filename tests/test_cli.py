@@ -159,3 +159,22 @@ def test_a_broken_model_is_exit_150(capsys, monkeypatch):
     code, _, err = run(capsys, "check", "-q")
     assert code == ExitCode.MODEL_ERROR
     assert "model definition error" in err and "str" in err
+
+
+TINY = ["--chain-length", "2", "--jobs", "1", "--jobs-per-run", "1", "--chunks", "1", "--guest-writes", "0", "--pauses", "0"]
+
+
+def test_graph_draws_a_small_scenario_with_the_counterexample_in_red(capsys):
+    code, out, _ = run(capsys, "graph", *TINY, "--variant", "cancel-skips-complete", "--property", "cancel-runs-complete")
+    assert code == ExitCode.LIVENESS
+    assert out.startswith("digraph states {")
+    # 24 states at this size (hand count: see tests/model); the 4-state counterexample is red.
+    assert out.count('fillcolor="') == 24
+    assert out.count(', color="red", penwidth=2]') == 4
+    assert out.count('color="red", fontcolor="red"') == 3
+
+
+def test_graph_refuses_what_nobody_can_read(capsys):
+    code, _, err = run(capsys, "graph", "--max-nodes", "100")
+    assert code == ExitCode.USAGE_ERROR
+    assert "more than 100 states" in err and "--chain-length 2" in err
