@@ -1,0 +1,130 @@
+"""``blockcheck conform``: replay random walks and counterexamples of the
+qemu-7.2 model on a real QEMU and report every disagreement.
+
+The walks are drawn from the model alone, so the same seed gives the same
+scripts on every machine: walk ``i`` uses ``random.Random(f"{seed}:{i}")``
+and picks, at each step, uniformly among every command the user could send
+(accepted or refused, so QEMU's refusals are compared too) and every
+internal job step.  Then every counterexample the checker finds on the
+model's properties is replayed as well.
+
+Exit codes: 0 when QEMU and the model agree on every step of every trace;
+13 when they disagree anywhere (each disagreement is written as a Markdown
+report, both sides step by step, into ``out_dir``); 2 when QEMU is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from blockcheck.checker.search import explore
+from blockcheck.model.qemu72_model import Qemu72Model
+from blockcheck.model.scenario import Scenario
+from blockcheck.properties.qemu72 import qemu72_properties
+
+from .harness import INSTALL_HINT, missing_binaries
+from .replay import Replayer, ReplayReport
+
+#: Exit code when QEMU and the model disagree (as the checker's 1x codes).
+DISAGREE = 13
+#: Exit code when the QEMU binaries are missing (a usage problem).
+NO_QEMU = 2
+
+
+def random_walk(model: Qemu72Model, rng: random.Random, steps: int) -> list[dict[str, Any]]:
+    """A script of up to ``steps`` lines drawn from the model's candidates."""
+    state = model.init_states()[0]
+    lines = []
+    for _ in range(steps):
+        options = list(model.candidates(state))
+        if not options:
+            break
+        action = rng.choice(options)
+        lines.append(model.action_to_json(action))
+        state = model.next_state(state, action)
+    return lines
+
+
+def counterexamples(model: Qemu72Model) -> list[tuple[str, list[dict[str, Any]]]]:
+    """(property name, script) for every property the checker finds violated."""
+    result = explore(model, qemu72_properties(model), stop_at_first=False, quiet=True)
+    out = []
+    for prop in result.violations:
+        if prop.trace is not None:
+            out.append((prop.name, [model.action_to_json(s.action) for s in prop.trace.steps[1:]]))
+    return out
+
+
+def run_conform(
+    n_traces: int,
+    seed: int,
+    out_dir: Path | None = None,
+    *,
+    steps: int = 12,
+    scenario: Scenario | None = None,
+    with_counterexamples: bool = True,
+    echo: Callable[[str], None] = print,
+) -> int:
+    """Replay ``n_traces`` random walks (and the counterexamples) on QEMU.
+
+    Returns the exit code: 0 full agreement, 13 any disagreement, 2 no QEMU.
+    """
+    missing = missing_binaries()
+    if missing:
+        echo(f"conform: needs {', '.join(missing)}: {INSTALL_HINT}")
+        return NO_QEMU
+    model = Qemu72Model(scenario or Scenario(profile="qemu-7.2"))
+    traces = [(f"walk-{i}", random_walk(model, random.Random(f"{seed}:{i}"), steps)) for i in range(n_traces)]
+    if with_counterexamples:
+        traces += [(f"counterexample-{name}", lines) for name, lines in counterexamples(model)]
+    replayer = Replayer(model)
+    started = time.perf_counter()
+    bad: list[tuple[str, ReplayReport]] = []
+    compared = drains = 0
+    for name, lines in traces:
+        report = replayer.run(lines)
+        compared += sum(1 for s in report.steps if s.outcome == "compared")
+        drains += sum(len(s.drain_steps) for s in report.steps)
+        if not report.agrees:
+            bad.append((name, report))
+            echo(f"{name}: {len(report.disagreements)} disagreement(s): {report.disagreements[0]}")
+            if out_dir is not None:
+                out_dir.mkdir(parents=True, exist_ok=True)
+                (out_dir / f"{name}.md").write_text(report.to_markdown(f"{name} (seed {seed})"))
+    seconds = time.perf_counter() - started
+    echo(
+        f"conform: {len(traces) - len(bad)}/{len(traces)} traces agree "
+        f"({compared} steps compared, {drains} drain steps followed) in {seconds:.1f} s"
+    )
+    return DISAGREE if bad else 0
+
+
+def add_conform_command(subparsers: Any) -> None:
+    """Add ``conform`` to an argparse sub-command set; its ``func`` returns the exit code."""
+    p = subparsers.add_parser("conform", help="replay the qemu-7.2 model on a real QEMU and compare")
+    p.add_argument("--traces", type=int, default=100, help="random walks to replay (default 100)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the walks (default 0)")
+    p.add_argument("--steps", type=int, default=12, help="lines per walk (default 12)")
+    p.add_argument("--out", type=Path, default=None, help="folder for the disagreement reports")
+    p.add_argument("--no-counterexamples", action="store_true", help="replay the random walks only")
+    p.set_defaults(
+        func=lambda a: run_conform(
+            a.traces, a.seed, a.out, steps=a.steps, with_counterexamples=not a.no_counterexamples
+        )
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="blockcheck")
+    add_conform_command(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

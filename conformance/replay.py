@@ -1,0 +1,337 @@
+"""Replay a qemu-7.2 model trace on a real QEMU and compare, step by step.
+
+A trace is a list of script lines (:mod:`blockcheck.model.qemu72_script`).
+Each line runs on both sides:
+
+- a QMP command goes to the model's executor and to qemu-storage-daemon;
+  the answers must agree (success or refusal, and for a refusal the error
+  class and ``desc``, with ``#block123`` normalised to ``#blockN``).  A
+  command the model answers with ``ModelLimit`` is not sent: the model does
+  not say what QEMU would do.  ``block-stream`` gets ``speed: 1`` unless the
+  line sets a speed, so the job sleeps after each copied chunk (FACTS §0);
+- ``job-copy`` wakes the job once with the harness's ``step``;
+- ``guest-write`` writes the chunk through a read-write NBD export of the
+  active layer (qemu-io), the guest's view of its disk.
+
+After each line the replay waits until no job is busy, then reads back the
+graph (``x-debug-query-block-graph``, the filters named by the job that
+owns them) and the job list, and compares them with the model's state.
+
+QEMU drains the nodes a command touches, and a drain wakes every throttled
+job above them, which then copies one more chunk (FACTS §0, §2, §3).  To
+the model that is its own ``job-copy`` step, taken while the command ran:
+when QEMU shows a running job further on than the model, the replay takes
+the model's ``job-copy`` steps of that job until the two agree (listed as
+*drain steps*, not as disagreements); a later ``job-copy`` line that the
+drains already took is *absorbed*.  Whatever the model cannot reach by its
+own steps is a disagreement.
+
+At the end the daemon is shut down (every image flushed and closed) and
+each layer's own clusters are read from its file and compared with the
+model's data; the guest view of every node, derived from QEMU's final
+graph and those clusters, is compared too.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from blockcheck.model import answers as A
+from blockcheck.model.commands import format_line
+from blockcheck.model.qemu72 import JobStatus, filter_label
+from blockcheck.model.qemu72_model import Qemu72Model
+from blockcheck.model.qemu72_script import FILTER_REF, Executor72
+from blockcheck.model.state import DATA, J_STATUS, J_TOP, JOBS, find_job
+
+from .harness import CHUNK, HarnessError, QemuChain, expected_view, normalise
+
+#: Job statuses a job leaves by itself within moments (§5.1); the replay
+#: waits them out before it compares.
+TRANSIENT = frozenset({"created", "waiting", "aborting", "undefined"})
+
+
+@dataclass
+class StepReport:
+    """One line of the trace, as both sides saw it."""
+
+    index: int
+    line: dict[str, Any]
+    #: "compared", "skipped" (ModelLimit: not sent) or "absorbed" (an
+    #: earlier drain already took this job-copy step).
+    outcome: str = "compared"
+    model_answer: dict[str, Any] | None = None
+    qemu_answer: dict[str, Any] | None = None
+    model_graph: dict[str, Any] = field(default_factory=dict)
+    qemu_graph: dict[str, Any] = field(default_factory=dict)
+    model_jobs: dict[str, Any] = field(default_factory=dict)
+    qemu_jobs: dict[str, Any] = field(default_factory=dict)
+    #: Model job-copy steps taken to follow QEMU's drains, by job ID.
+    drain_steps: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def agrees(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class ReplayReport:
+    """Per-step agreement, and the data of every layer at the end."""
+
+    lines: list[dict[str, Any]]
+    steps: list[StepReport] = field(default_factory=list)
+    model_data: dict[str, Any] = field(default_factory=dict)
+    qemu_data: dict[str, Any] = field(default_factory=dict)
+    model_views: dict[str, Any] = field(default_factory=dict)
+    qemu_views: dict[str, Any] = field(default_factory=dict)
+    final_problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def agrees(self) -> bool:
+        return not self.final_problems and all(s.agrees for s in self.steps)
+
+    @property
+    def disagreements(self) -> list[str]:
+        out = [f"step {s.index}: {p}" for s in self.steps for p in s.problems]
+        return out + [f"end: {p}" for p in self.final_problems]
+
+    def to_markdown(self, title: str = "Replay") -> str:
+        """Both sides, step by step; disagreeing steps in full."""
+        verdict = "agree" if self.agrees else f"{len(self.disagreements)} disagreement(s)"
+        out = [f"# {title}: {verdict}", "", "The script (one JSON line per step):", "", "```"]
+        out += [json.dumps(line) for line in self.lines]
+        out += ["```", "", "| # | line | outcome | model | QEMU | drain steps | agree |", "|---|---|---|---|---|---|---|"]
+        for s in self.steps:
+            out.append(
+                f"| {s.index} | `{format_line(s.line)}` | {s.outcome} | {_answer_text(s.model_answer)} | "
+                f"{_answer_text(s.qemu_answer)} | {', '.join(s.drain_steps)} | {'yes' if s.agrees else '**no**'} |"
+            )
+        for s in self.steps:
+            if s.agrees:
+                continue
+            out += ["", f"## Step {s.index}: `{format_line(s.line)}`", ""]
+            out += [f"- {p}" for p in s.problems]
+            out += ["", "| | model | QEMU |", "|---|---|---|"]
+            out.append(f"| answer | `{json.dumps(s.model_answer)}` | `{json.dumps(s.qemu_answer)}` |")
+            out.append(f"| graph | `{json.dumps(s.model_graph, sort_keys=True)}` | `{json.dumps(s.qemu_graph, sort_keys=True)}` |")
+            out.append(f"| jobs | `{json.dumps(s.model_jobs, sort_keys=True)}` | `{json.dumps(s.qemu_jobs, sort_keys=True)}` |")
+        out += ["", "## At the end", "", "| layer | model data | QEMU data | model view | QEMU view |", "|---|---|---|---|---|"]
+        for name in self.model_data:
+            out.append(
+                f"| {name} | {self.model_data.get(name)} | {self.qemu_data.get(name)} | "
+                f"{self.model_views.get(name)} | {self.qemu_views.get(name)} |"
+            )
+        out += [f"- {p}" for p in self.final_problems]
+        return "\n".join(out) + "\n"
+
+
+def _answer_text(answer: dict[str, Any] | None) -> str:
+    if answer is None:
+        return ""
+    if "return" in answer:
+        return "ok"
+    return f"{answer['error']['class']}: {answer['error']['desc']}".replace("|", "\\|")
+
+
+def initial_alloc(model: Qemu72Model) -> dict[str, dict[int, int]]:
+    """The model's initial data as the harness's allocation map (value = pattern byte)."""
+    data = model.init_states()[0][DATA]
+    return {name: {c: v for c, v in enumerate(row) if v} for name, row in zip(model.rules.names, data)}
+
+
+class Replayer:
+    """Runs one trace on a model and a fresh QemuChain."""
+
+    def __init__(self, model: Qemu72Model, *, timeout: float = 10.0) -> None:
+        self.model = model
+        self.rules = model.rules
+        self.executor = Executor72(model.rules)
+        self.timeout = timeout
+
+    def run(self, lines: Sequence[Mapping[str, Any]]) -> ReplayReport:
+        started = time.perf_counter()
+        report = ReplayReport(lines=[dict(line) for line in lines])
+        state = self.model.init_states()[0]
+        guest = any(line.get("step") == "guest-write" for line in lines)
+        chain = QemuChain(self.rules.names, initial_alloc(self.model), clusters=self.rules.chunks, export_top=guest)
+        try:
+            chain.start()
+            for index, line in enumerate(lines):
+                step, state = self._line(chain, state, index, dict(line))
+                report.steps.append(step)
+                if any(p.startswith("harness:") for p in step.problems):
+                    break
+            self._final(chain, state, report)
+        finally:
+            chain.close()
+        report.seconds = time.perf_counter() - started
+        return report
+
+    # -- one line ---------------------------------------------------------------------
+    def _line(self, q: QemuChain, state: tuple, index: int, line: dict[str, Any]) -> tuple[StepReport, tuple]:
+        step = StepReport(index=index, line=line)
+        try:
+            if "execute" in line:
+                state = self._command(q, state, line, step)
+            elif line.get("step") == "guest-write":
+                answer, state = self.executor.execute(state, line)
+                step.model_answer = answer.to_json()
+                if answer.ok:
+                    self._guest_write(q, line["chunk"], state[DATA][self.rules.root][line["chunk"]])
+                    step.qemu_answer = {"return": {}}
+            else:
+                answer, nxt = self.executor.execute(state, line)
+                if not answer.ok:
+                    step.outcome = "absorbed"
+                    return step, state
+                step.model_answer = answer.to_json()
+                q.step(line["job"])
+                step.qemu_answer = {"return": {}}
+                state = nxt
+            if step.outcome == "skipped":
+                return step, state
+            qemu_jobs = self._quiesce(q)
+            state = self._follow_drains(state, qemu_jobs, step)
+            self._compare(q, state, qemu_jobs, step)
+        except HarnessError as exc:
+            step.problems.append(f"harness: {exc}")
+        return step, state
+
+    def _command(self, q: QemuChain, state: tuple, line: dict[str, Any], step: StepReport) -> tuple:
+        answer, nxt = self.executor.execute(state, line)
+        step.model_answer = answer.to_json()
+        if answer.error_class == A.MODEL_LIMIT:
+            step.outcome = "skipped"
+            return state
+        name, args = line["execute"], dict(line.get("arguments") or {})
+        if name == "block-stream" and "speed" not in args:
+            args["speed"] = 1
+        args = {k: self._qemu_name(q, v) for k, v in args.items()}
+        step.qemu_answer = normalise(q.execute_raw(name, args))
+        if ("return" in step.qemu_answer) != answer.ok:
+            step.problems.append("one side accepted the command, the other refused it")
+        elif not answer.ok and step.qemu_answer["error"] != step.model_answer["error"]:
+            step.problems.append("the refusals differ")
+        return nxt
+
+    def _qemu_name(self, q: QemuChain, value: Any) -> Any:
+        """``@filter:<job-id>`` -> the real name of that job's filter in QEMU."""
+        if isinstance(value, str) and value.startswith(FILTER_REF):
+            main = q.job_nodes(value[len(FILTER_REF) :], raw=True).get("main node", [])
+            return main[0] if main else value
+        return value
+
+    def _guest_write(self, q: QemuChain, chunk: int, value: int) -> None:
+        assert q._nbd_sock is not None
+        res = subprocess.run(
+            ["qemu-io", "-f", "raw", "-c", f"write -P {value:#x} {chunk * CHUNK} {CHUNK}",
+             f"nbd+unix:///top?socket={q._nbd_sock}"],
+            check=False, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        )
+        if res.returncode != 0:
+            raise HarnessError(f"guest write failed: {res.stderr.strip()}")
+
+    # -- read back ---------------------------------------------------------------------
+    def _quiesce(self, q: QemuChain) -> dict[str, dict[str, Any]]:
+        """Wait until no job is busy or in a transient status; the jobs then.
+
+        A job QEMU wakes is marked busy before the command that woke it
+        returns (job_enter), so one quiet read is enough."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            jobs = q.jobs()
+            if not any(j.get("busy") or j["status"] in TRANSIENT for j in jobs):
+                return {j["id"]: {"status": j["status"], "offset": j["offset"], "len": j["len"]} for j in jobs}
+            if time.monotonic() > deadline:
+                raise HarnessError(f"jobs did not settle: {jobs}")
+            q.pump(0.005)
+
+    def _follow_drains(self, state: tuple, qemu_jobs: dict[str, dict[str, Any]], step: StepReport) -> tuple:
+        """Take the model's job-copy steps that QEMU's drains took (see module doc)."""
+        for job in state[JOBS]:
+            top = job[J_TOP]
+            job_id = self.rules.job_id(top)
+            seen = qemu_jobs.get(job_id)
+            while seen is not None:
+                current = find_job(state[JOBS], top)
+                mine = self._model_jobs(state).get(job_id)
+                behind = current[J_STATUS] == JobStatus.RUNNING and (
+                    seen["offset"] > mine["offset"] or seen["status"] != "running"
+                )
+                if not behind:
+                    break
+                state = self.rules.job_step(state, ("job-copy", top))
+                step.drain_steps.append(job_id)
+        return state
+
+    def _model_jobs(self, state: tuple) -> dict[str, dict[str, Any]]:
+        return {
+            j["device"]: {"status": j["status"], "offset": j["offset"], "len": j["len"]}
+            for j in self.rules.query_block_jobs(state)
+        }
+
+    def _qemu_graph(self, q: QemuChain) -> dict[str, Any]:
+        """QEMU's graph, each filter named ``filter:<job-id>`` after the job
+        whose main node it is (an orphan filter stays ``#blockN``)."""
+        raw = q.graph(raw=True)
+        names = {}
+        for job in q.jobs():
+            for node in q.job_nodes(job["id"], raw=True).get("main node", []):
+                names[node] = filter_label(job["id"])
+        return normalise({names.get(k, k): (names.get(v, v) if v else None) for k, v in raw.items()})
+
+    def _compare(self, q: QemuChain, state: tuple, qemu_jobs: dict[str, Any], step: StepReport) -> None:
+        step.model_graph = self.rules.graph(state)
+        step.qemu_graph = self._qemu_graph(q)
+        step.model_jobs = self._model_jobs(state)
+        step.qemu_jobs = qemu_jobs
+        if step.model_graph != step.qemu_graph:
+            step.problems.append("the graphs differ")
+        if step.model_jobs != step.qemu_jobs:
+            step.problems.append("the job lists differ")
+
+    def _final(self, q: QemuChain, state: tuple, report: ReplayReport) -> None:
+        """Shut QEMU down, then compare every layer's own clusters and every node's view."""
+        names, chunks = self.rules.names, self.rules.chunks
+        try:
+            graph = self._qemu_graph(q)
+            q.stop()
+            allocs = q.layer_allocs()
+        except HarnessError as exc:
+            report.final_problems.append(f"harness: {exc}")
+            return
+        report.model_data = {n: list(row) for n, row in zip(names, state[DATA])}
+        report.qemu_data = {n: [allocs[n].get(c, 0) for c in range(chunks)] for n in names}
+        if report.model_data != report.qemu_data:
+            report.final_problems.append("the layers' data differ")
+        model_alloc = {n: {c: v for c, v in enumerate(row) if v} for n, row in report.model_data.items()}
+        qemu_alloc = {n: dict(allocs[n]) for n in names}
+        model_graph = self.rules.graph(state)
+        for name in names:
+            report.model_views[name] = list(expected_view(_chain(model_graph, name, names), model_alloc, chunks))
+            report.qemu_views[name] = list(expected_view(_chain(graph, name, names), qemu_alloc, chunks))
+        if report.model_views != report.qemu_views:
+            report.final_problems.append("the guest views differ")
+
+
+def _chain(graph: Mapping[str, Any], node: str, names: Sequence[str]) -> list[str]:
+    """The layers ``node`` reads through, top first (filters pass reads on)."""
+    out, seen = [], set()
+    current: Any = node
+    while current is not None and current not in seen:
+        seen.add(current)
+        if current in names:
+            out.append(current)
+        current = graph.get(current)
+    return out
+
+
+def replay(model: Qemu72Model, lines: Sequence[Mapping[str, Any]]) -> ReplayReport:
+    """Replay ``lines`` on ``model`` and on a fresh QEMU; see the module docstring."""
+    return Replayer(model).run(lines)

@@ -1,0 +1,378 @@
+"""The rules of the ``qemu-7.2`` profile: block-stream as QEMU 7.2 implements it.
+
+Every rule cites qemu-domain.md (§N) or conformance/FACTS.md (FACTS §N), the
+answers QEMU 7.2 gave to the harness.  What the profile shares with the seed
+(the chain, the data, op blockers as bits per node, the guest) comes from
+:mod:`.state` and :class:`.seed.SeedRules`; what differs:
+
+1. Jobs have IDs, and ``block-job-*``'s ``device`` is the ID (§2.1, FACTS §0).
+   qemu-storage-daemon has no device names, so the ID must always be given;
+   the model names the job on node X ``stream-X``.
+2. A stream inserts a copy-on-read filter above its top (§2.2 v8.2 step 8,
+   FACTS §7).  The filter is the job's main node: it is blocked and sits in
+   the graph between the top and the top's overlay, so a block-stream whose
+   walk crosses it is refused with ``Node '#blockN' is busy`` (FACTS §3, §6).
+   The filter is not a node of the state: it exists while its job is
+   running, paused or pending, and is dropped at finalize or abort.
+3. Jobs follow JobStatus and the verb table (§5.1-§5.3, FACTS §5).  The
+   profile's jobs are started with ``auto-finalize: false`` and
+   ``auto-dismiss: false`` (the way a management layer runs them): the
+   graph changes only at ``block-job-finalize`` (§2.5 stream_prepare), and a
+   job keeps its op blockers until ``block-job-dismiss`` (§2.5, FACTS §4).
+4. A job advances the way a throttled 7.2 stream does (FACTS §0): it skips
+   the chunks that need no copy without sleeping, copies the next chunk that
+   needs one and sleeps; copying the last chunk ends the run (PENDING).  Its
+   start includes the first such advance, and so does a resume (a resume
+   wakes the sleeping job).  Each other advance is the internal step
+   ``job-copy``.  Transient statuses (created, waiting, aborting) are never
+   seen between two commands, so the model goes straight through them.
+5. Nodes are monitor-owned (blockdev-add): a node a stream cuts out of the
+   chain stays a node with its own backing link (FACTS §1), so unlike the
+   seed the profile never marks nodes REMOVED.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+
+from . import answers as A
+from .scenario import Scenario
+from .seed import SeedRules, Step, _set_chunk
+from .state import (
+    BACKING,
+    BLOCKERS,
+    CANCELLED,
+    DATA,
+    J_BASE,
+    J_CURSOR,
+    J_FLAGS,
+    J_PAUSES,
+    J_STATUS,
+    J_TOP,
+    JOBS,
+    NONE,
+    Kind,
+    between,
+    chain_below,
+    find_job,
+    put,
+)
+
+#: Job record field after the seed's eight: bit n set when node n was an
+#: intermediate node of the job at its start (the nodes it holds, §2.3).
+J_NODES = 8
+
+#: Bytes per chunk in query-block-jobs: QEMU 7.2's STREAM_CHUNK (FACTS §0).
+CHUNK_BYTES = 512 * 1024
+
+#: The name QEMU gives an automatically named filter, after normalisation
+#: (FACTS "#blockN stands for an automatic node name").
+AUTO_FILTER = "#blockN"
+
+
+class JobStatus(enum.IntEnum):
+    """QEMU's JobStatus (qapi/job.json, §5.1), in the order of the QAPI enum."""
+
+    UNDEFINED = 0
+    CREATED = 1
+    RUNNING = 2
+    PAUSED = 3
+    READY = 4
+    STANDBY = 5
+    WAITING = 6
+    PENDING = 7
+    ABORTING = 8
+    CONCLUDED = 9
+    NULL = 10
+
+
+S = JobStatus
+#: JobVerbTable (§5.3): the statuses in which each verb is accepted.
+VERBS: dict[str, frozenset[JobStatus]] = {
+    "cancel": frozenset({S.CREATED, S.RUNNING, S.PAUSED, S.READY, S.STANDBY, S.WAITING, S.PENDING}),
+    "pause": frozenset({S.CREATED, S.RUNNING, S.PAUSED, S.READY, S.STANDBY}),
+    "resume": frozenset({S.CREATED, S.RUNNING, S.PAUSED, S.READY, S.STANDBY}),
+    "set-speed": frozenset({S.CREATED, S.RUNNING, S.PAUSED, S.READY, S.STANDBY}),
+    "complete": frozenset({S.READY, S.STANDBY}),
+    "finalize": frozenset({S.PENDING}),
+    "dismiss": frozenset({S.CONCLUDED}),
+}
+#: Statuses in which the job's copy-on-read filter is in the graph (§2.5:
+#: stream_prepare or stream_clean drops it when the job finalizes or aborts).
+FILTER_LIVE = frozenset({S.RUNNING, S.PAUSED, S.PENDING})
+
+
+# Answers only QEMU 7.2 gives (FACTS §2, §5; §5.3 "Extra conditions").
+def verb_refused(job_id: str, status: JobStatus, verb: str) -> A.Answer:
+    return A.error(f"Job '{job_id}' in state '{status.name.lower()}' cannot accept command verb '{verb}'")
+
+
+def job_not_found(job_id: str) -> A.Answer:
+    return A.error(f"Block job '{job_id}' not found", A.DEVICE_NOT_ACTIVE)
+
+
+ALREADY_PAUSED = A.error("Job is already paused")
+NOT_PAUSED = A.error("Can't resume a job that was not paused")
+STREAM_BUSY = A.job_blocker_reason("stream")
+
+
+def filter_label(job_id: str) -> str:
+    """The model's name for a job's filter in graphs: QEMU's name is ``#blockN``."""
+    return f"filter:{job_id}"
+
+
+class Qemu72Rules(SeedRules):
+    """The qemu-7.2 profile's rules for one scenario (fault variants are seed-only)."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        super().__init__(scenario)
+        if self.variant != "none":
+            raise ValueError(f"fault variant {self.variant!r} belongs to the seed profile; use variant 'none'")
+
+    # -- names (point 1) -----------------------------------------------------
+    def job_id(self, top: int) -> str:
+        return f"stream-{self.names[top]}"
+
+    def job_by_id(self, state: tuple, job_id: object) -> tuple | None:
+        for job in state[JOBS]:
+            if self.job_id(job[J_TOP]) == job_id:
+                return job
+        return None
+
+    # -- the graph QEMU shows (point 2) -------------------------------------
+    def graph(self, state: tuple) -> dict[str, str | None]:
+        """Node -> the node below it, filters included, as the harness's
+        ``QemuChain.graph`` reads it: a live filter sits between the top and
+        the top and every node whose backing link held the top (bdrv_insert_node
+        moves all parents, detached ones too); a concluded job's filter is
+        detached (None)."""
+        backing = state[BACKING]
+        below: dict[str, str | None] = {
+            self.names[n]: (self.names[b] if b >= 0 else None) for n, b in enumerate(backing)
+        }
+        for job in state[JOBS]:
+            label, top = filter_label(self.job_id(job[J_TOP])), job[J_TOP]
+            if job[J_STATUS] not in FILTER_LIVE:
+                below[label] = None
+                continue
+            for parent, below_parent in enumerate(backing):
+                if below_parent == top:
+                    below[self.names[parent]] = label
+            below[label] = self.names[top]
+        return below
+
+    def walk(self, state: tuple, top: str, base: str | None) -> list[str]:
+        """The nodes QEMU's op-blocker walk visits: from ``top`` down through
+        filters and backing links to, not including, ``base`` (§2.2 v8.2 step 6)."""
+        below, out, node = self.graph(state), [], top
+        while node is not None and node != base:
+            out.append(node)
+            node = below.get(node)
+        return out
+
+    def blocked(self, state: tuple, label: str) -> bool:
+        """A filter is always blocked by its job; a node when a job holds it (§2.3)."""
+        if label.startswith("filter:"):
+            return True
+        return bool(state[BLOCKERS][self.names.index(label)])
+
+    def display(self, label: str) -> str:
+        """The name QEMU prints for a node: filters are automatically named."""
+        return AUTO_FILTER if label.startswith("filter:") else label
+
+    def first_busy(self, state: tuple, labels: list[str]) -> A.Answer | None:
+        for label in labels:
+            if self.blocked(state, label):
+                return A.busy(self.display(label), STREAM_BUSY)
+        return None
+
+    # -- block-stream (§2.2 v8.2, FACTS §2, §3, §6) ----------------------------
+    def stream(self, state: tuple, top: int, base: int) -> Step:
+        """Start ``stream-<top>`` down to ``base`` (NONE: the whole chain).
+
+        The caller has resolved the names, so what is left is the blocker
+        walk, then the job: its blockers on the top and every node between
+        top and base (not the base), and its first advance.
+        """
+        refusal = self.first_busy(state, self.walk(state, self.names[top], self.names[base] if base != NONE else None))
+        if refusal:
+            return refusal, state
+        limit = self._job_limit(state)
+        if limit:
+            return limit, state
+        nodes = between(state[BACKING], top, base)
+        mask = sum(1 << n for n in nodes)
+        job = (top, Kind.STREAM, top, base, S.RUNNING, 0, 0, 0, mask)
+        state = self._start(state, job, [top, *nodes])
+        return A.OK, self.advance(state, job)
+
+    def commit(self, state: tuple, top: int, base: int) -> Step:
+        return A.model_limit("block-commit is not modelled in the qemu-7.2 profile"), state
+
+    # -- the job's run (point 4) ---------------------------------------------------
+    def needs_copy(self, state: tuple, job: tuple, chunk: int) -> int:
+        """The value the job copies into its top at ``chunk``, or 0 when the
+        chunk needs no copy: allocated in the top, or in no node between top
+        and base (§2.4)."""
+        data = state[DATA]
+        if data[job[J_TOP]][chunk]:
+            return 0
+        for node in between(state[BACKING], job[J_TOP], job[J_BASE]):
+            if data[node][chunk]:
+                return data[node][chunk]
+        return 0
+
+    def advance(self, state: tuple, job: tuple) -> tuple:
+        """Skip the chunks that need no copy, copy the next one, sleep; the
+        last chunk ends the run and the job waits in PENDING (FACTS §0, §5)."""
+        cursor, new_data = job[J_CURSOR], state[DATA]
+        while cursor < self.chunks:
+            value = self.needs_copy(state, job, cursor)
+            cursor += 1
+            if value:
+                new_data = _set_chunk(new_data, job[J_TOP], cursor - 1, value)
+                break
+        status = S.PENDING if cursor == self.chunks else S.RUNNING
+        state = put(state, DATA, new_data)
+        return self._with_job(state, job, self._set(job, J_CURSOR, cursor, J_STATUS, status))
+
+    def job_steps(self, state: tuple) -> Iterator[tuple]:
+        """A running job that is not user-paused can always advance: it sleeps
+        only right after a copy, with chunks left (FACTS §0)."""
+        for job in state[JOBS]:
+            if job[J_STATUS] == S.RUNNING:
+                yield ("job-copy", job[J_TOP])
+
+    def job_step(self, state: tuple, action: tuple) -> tuple:
+        if action[0] != "job-copy":
+            raise ValueError(f"unknown job step {action[0]!r} in the qemu-7.2 profile")
+        return self.advance(state, find_job(state[JOBS], action[1]))
+
+    # -- verbs (§5.3, FACTS §4, §5) -------------------------------------------------
+    def _find(self, state: tuple, top: int) -> tuple[tuple | None, A.Answer | None]:
+        job = find_job(state[JOBS], top)
+        return (job, None) if job is not None else (None, job_not_found(self.job_id(top)))
+
+    def _verb(self, job: tuple, verb: str) -> A.Answer | None:
+        status = S(job[J_STATUS])
+        return None if status in VERBS[verb] else verb_refused(self.job_id(job[J_TOP]), status, verb)
+
+    def cancel(self, state: tuple, top: int, force: bool) -> Step:
+        """Cancel: refused on a user-paused job without force (qmp_block_job_cancel
+        checks before the verb table); otherwise every cancel of a stream is a
+        force cancel that aborts at once, without stream_prepare, so the graph
+        never changes, even in PENDING (§2.6, FACTS §4)."""
+        job, refusal = self._find(state, top)
+        if refusal:
+            return refusal, state
+        if job[J_STATUS] == S.PAUSED and not force:
+            return A.job_paused(self.job_id(top)), state
+        refusal = self._verb(job, "cancel")
+        if refusal:
+            return refusal, state
+        new = self._set(job, J_STATUS, S.CONCLUDED, J_FLAGS, job[J_FLAGS] | CANCELLED)
+        return A.OK, self._with_job(state, job, new)
+
+    def pause(self, state: tuple, top: int) -> Step:
+        """Verb table first, then "Job is already paused" (§5.3)."""
+        job, refusal = self._find(state, top)
+        if refusal:
+            return refusal, state
+        refusal = self._verb(job, "pause")
+        if refusal:
+            return refusal, state
+        if job[J_STATUS] == S.PAUSED:
+            return ALREADY_PAUSED, state
+        if job[J_PAUSES] >= self.scenario.pauses_per_job:
+            return A.model_limit(f"the scenario allows {self.scenario.pauses_per_job} pause(s) per job"), state
+        return A.OK, self._with_job(state, job, self._set(job, J_STATUS, S.PAUSED, J_PAUSES, job[J_PAUSES] + 1))
+
+    def resume(self, state: tuple, top: int) -> Step:
+        """"not paused" comes before the verb table (§5.3); the woken job
+        advances once before it sleeps again (FACTS §0)."""
+        job, refusal = self._find(state, top)
+        if refusal:
+            return refusal, state
+        if job[J_STATUS] != S.PAUSED:
+            return NOT_PAUSED, state
+        running = self._set(job, J_STATUS, S.RUNNING)
+        return A.OK, self.advance(self._with_job(state, job, running), running)
+
+    def set_speed(self, state: tuple, top: int, speed: int) -> Step:
+        """Verb table first, then the sign of the speed (FACTS §5)."""
+        job, refusal = self._find(state, top)
+        if refusal:
+            return refusal, state
+        refusal = self._verb(job, "set-speed")
+        if refusal:
+            return refusal, state
+        return (A.negative_speed() if speed < 0 else A.OK), state
+
+    def complete(self, state: tuple, top: int) -> Step:
+        """A stream never becomes READY, so the verb table refuses (FACTS §5)."""
+        job, refusal = self._find(state, top)
+        if refusal:
+            return refusal, state
+        return self._verb(job, "complete") or A.cannot_complete(self.job_id(top)), state
+
+    def finalize(self, state: tuple, top: int) -> Step:
+        """stream_prepare: drop the filter, point the top at the base (§2.5).
+        Only a job that copied everything is PENDING (a cancel aborts it)."""
+        job, refusal = self._find(state, top)
+        if refusal:
+            return refusal, state
+        refusal = self._verb(job, "finalize")
+        if refusal:
+            return refusal, state
+        state = put(state, BACKING, state[BACKING][:top] + (job[J_BASE],) + state[BACKING][top + 1 :])
+        return A.OK, self._with_job(state, job, self._set(job, J_STATUS, S.CONCLUDED))
+
+    def dismiss(self, state: tuple, top: int) -> Step:
+        """CONCLUDED -> NULL: the job is freed and only now drops its blockers (§2.5)."""
+        job, refusal = self._find(state, top)
+        if refusal:
+            return refusal, state
+        refusal = self._verb(job, "dismiss")
+        if refusal:
+            return refusal, state
+        return A.OK, self._with_job(self._unblock(state, job), job, None)
+
+    # -- query-block-jobs -------------------------------------------------------------
+    def query_block_jobs(self, state: tuple) -> list[dict]:
+        """Every job until it is dismissed, under its ID.  ``len`` is 0 for a
+        stream with nothing between top and base (FACTS §0, §1); ``busy`` is
+        false because the model is read between commands, when jobs sleep."""
+        out = []
+        for job in state[JOBS]:
+            length = self.chunks * CHUNK_BYTES if job[J_NODES] else 0
+            out.append(
+                {
+                    "type": "stream",
+                    "device": self.job_id(job[J_TOP]),
+                    "status": S(job[J_STATUS]).name.lower(),
+                    "len": length,
+                    "offset": job[J_CURSOR] * CHUNK_BYTES if length else 0,
+                    "busy": False,
+                    "paused": job[J_STATUS] == S.PAUSED,
+                    "io-status": "ok",
+                    "ready": False,
+                }
+            )
+        return out
+
+
+def nodes_of(job: tuple) -> tuple[int, ...]:
+    """The intermediate nodes a job holds, from its record (J_NODES)."""
+    mask, out, n = job[J_NODES], [], 0
+    while mask:
+        if mask & 1:
+            out.append(n)
+        mask >>= 1
+        n += 1
+    return tuple(out)
+
+
+def chain_nodes(state: tuple, root: int) -> list[int]:
+    """The chain from the active layer down (nearest first)."""
+    return [root, *chain_below(state[BACKING], root)]

@@ -1,0 +1,197 @@
+"""The qemu-7.2 profile as the engine sees it: states, actions, fairness.
+
+As in :mod:`.block_model`, the edges are the commands QEMU would accept in a
+state and that change it, plus the jobs' internal steps; refusals are
+stuttering steps whose answers the properties check in every state.
+The state is the seed's 6-tuple; a job record has a ninth field, the nodes
+the job holds (:data:`.qemu72.J_NODES`), and its status is a
+:class:`.qemu72.JobStatus`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterator
+from typing import Any
+
+from blockcheck.checker.api import Fairness, Model
+
+from . import answers as A
+from .commands import format_line
+from .qemu72 import JobStatus, Qemu72Rules, chain_nodes, nodes_of
+from .qemu72_script import action_to_line
+from .scenario import Scenario, ScenarioError
+from .state import (
+    BACKING,
+    BLOCKERS,
+    CANCELLED,
+    DATA,
+    J_BASE,
+    J_CURSOR,
+    J_FLAGS,
+    J_STATUS,
+    J_TOP,
+    JOBS,
+    JOBS_LEFT,
+    NONE,
+    WRITES_LEFT,
+    chain_below,
+    initial_state,
+)
+
+#: User actions, in the order the candidates are tried.
+USER_ACTIONS = (
+    "block-stream",
+    "block-job-cancel",
+    "block-job-pause",
+    "block-job-resume",
+    "block-job-finalize",
+    "block-job-dismiss",
+    "guest-write",
+)
+#: Verbs the user is assumed to send eventually when they are enabled:
+#: whoever pauses a job resumes it, and whoever starts a job with
+#: auto-finalize/auto-dismiss false finalizes and dismisses it.
+FAIR_VERBS = ("block-job-resume", "block-job-finalize", "block-job-dismiss")
+
+
+class Qemu72Model(Model):
+    """One scenario of QEMU 7.2's block-stream rules (profile ``qemu-7.2``)."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        if "block-commit" in scenario.commands:
+            raise ScenarioError("block-commit is not modelled in the qemu-7.2 profile; drop it from the commands")
+        self.scenario = scenario
+        self.rules = Qemu72Rules(scenario)
+        self.name = f"qemu-block/{scenario.profile}"
+        enabled = set(scenario.commands) | {"block-job-finalize", "block-job-dismiss", "guest-write"}
+        self.action_names = tuple(a for a in USER_ACTIONS if a in enabled) + ("job-copy",)
+        self._commands = frozenset(enabled)
+
+    def init_states(self) -> list[tuple]:
+        s = self.scenario
+        return [initial_state(s.chain_length, s.chunks, s.guest_writes, s.jobs_per_run)]
+
+    # -- transitions ------------------------------------------------------------
+    def successors(self, state: tuple) -> list[tuple[tuple, tuple]]:
+        out = []
+        for action in self.candidates(state):
+            answer, nxt = self.apply(state, action)
+            if answer.ok and nxt != state:
+                out.append((action, nxt))
+        return out
+
+    def actions(self, state: tuple) -> list[tuple]:
+        return [action for action, _ in self.successors(state)]
+
+    def next_state(self, state: tuple, action: tuple) -> tuple:
+        return self.apply(state, action)[1]
+
+    def apply(self, state: tuple, action: tuple) -> tuple[A.Answer, tuple]:
+        """QEMU's answer to ``action`` and the state after it (refusals keep the state)."""
+        rules, name = self.rules, action[0]
+        if name == "block-stream":
+            return rules.stream(state, action[1], action[2])
+        if name == "block-job-cancel":
+            return rules.cancel(state, action[1], action[2])
+        if name == "guest-write":
+            return rules.guest_write(state, action[1])
+        if name == "job-copy":
+            return A.OK, rules.job_step(state, action)
+        verb = {
+            "block-job-pause": rules.pause,
+            "block-job-resume": rules.resume,
+            "block-job-finalize": rules.finalize,
+            "block-job-dismiss": rules.dismiss,
+        }[name]
+        return verb(state, action[1])
+
+    def candidates(self, state: tuple) -> Iterator[tuple]:
+        """Every command the user could send now, accepted or not, then the job steps.
+
+        Streams are offered from every node of the chain to every node below
+        it or to the chain's end; verbs to every job, whatever its status.
+        """
+        commands, jobs = self._commands, state[JOBS]
+        can_start = len(jobs) < self.scenario.max_jobs and state[JOBS_LEFT] > 0
+        if can_start and "block-stream" in commands:
+            for top in chain_nodes(state, self.rules.root):
+                for base in (*chain_below(state[BACKING], top), NONE):
+                    yield ("block-stream", top, base)
+        for job in jobs:
+            top = job[J_TOP]
+            if "block-job-cancel" in commands:
+                yield ("block-job-cancel", top, job[J_STATUS] == JobStatus.PAUSED)
+            for verb in USER_ACTIONS[2:6]:
+                if verb in commands:
+                    yield (verb, top)
+        if state[WRITES_LEFT]:
+            for chunk in range(self.scenario.chunks):
+                yield ("guest-write", chunk)
+        yield from self.rules.job_steps(state)
+
+    # -- liveness and deadlock --------------------------------------------------------
+    def fairness(self, action: tuple) -> tuple[Fairness, Hashable] | None:
+        """A job's steps are weakly fair per job; so are the verbs the user who
+        manages the job is assumed to send (resume, finalize, dismiss)."""
+        name = action[0]
+        if name == "job-copy":
+            return (Fairness.WEAK, ("job", action[1]))
+        if name in FAIR_VERBS:
+            return (Fairness.WEAK, (name, action[1]))
+        return None
+
+    def is_terminal(self, state: tuple) -> bool:
+        """A state without jobs may end the run."""
+        return not state[JOBS]
+
+    # -- presentation ---------------------------------------------------------------------
+    def format_action(self, action: tuple) -> str:
+        return format_line(action_to_line(self.rules, action))
+
+    def action_to_json(self, action: tuple) -> dict[str, Any]:
+        return action_to_line(self.rules, action)
+
+    def answer(self, state: tuple, action: tuple) -> dict[str, Any]:
+        return self.apply(state, action)[0].to_json()
+
+    def format_state(self, state: tuple) -> str:
+        """The chain top first as QEMU's graph shows it, then the jobs:
+        ``E -> filter:stream-D -> D* -> C* -> B -> A | stream-D running 1/2``."""
+        rules, below = self.rules, self.rules.graph(state)
+        blockers = state[BLOCKERS]
+        root = rules.names[rules.root]
+        # a stream from the active layer puts its filter above it
+        node: str | None = next((f for f, b in below.items() if b == root and f.startswith("filter:")), root)
+        parts = []
+        while node is not None:
+            mark = "*" if not node.startswith("filter:") and blockers[rules.names.index(node)] else ""
+            parts.append(node + mark)
+            node = below.get(node)
+        jobs = [
+            f"{rules.job_id(j[J_TOP])} {JobStatus(j[J_STATUS]).name.lower()}"
+            + (",cancelled" if j[J_FLAGS] & CANCELLED else "")
+            + f" {j[J_CURSOR]}/{rules.chunks}"
+            for j in state[JOBS]
+        ]
+        return " -> ".join(parts) + (" | " + "; ".join(jobs) if jobs else "")
+
+    def state_to_json(self, state: tuple) -> dict[str, Any]:
+        rules = self.rules
+        names = rules.names
+        return {
+            "graph": rules.graph(state),
+            "data": {names[i]: list(row) for i, row in enumerate(state[DATA])},
+            "blocked": sorted(names[i] for i, bits in enumerate(state[BLOCKERS]) if bits),
+            "jobs": [
+                {
+                    "id": rules.job_id(j[J_TOP]),
+                    "base": names[j[J_BASE]] if j[J_BASE] != NONE else "",
+                    "status": JobStatus(j[J_STATUS]).name.lower(),
+                    "done": j[J_CURSOR],
+                    "holds": [names[n] for n in (j[J_TOP], *nodes_of(j))],
+                    "cancelled": bool(j[J_FLAGS] & CANCELLED),
+                }
+                for j in state[JOBS]
+            ],
+            "guest_writes_left": state[WRITES_LEFT],
+        }
