@@ -1,0 +1,45 @@
+"""The pytest plugin: a blockcheck.toml becomes one test item per property."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+
+def pytest_in(directory: Path, toml: str) -> subprocess.CompletedProcess:
+    (directory / "blockcheck.toml").write_text(toml)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(directory / "blockcheck.toml")],
+        capture_output=True,
+        text=True,
+        cwd=directory,
+        timeout=300,
+    )
+
+
+def test_properties_that_hold_pass(tmp_path: Path) -> None:
+    run = pytest_in(tmp_path, "chain-length = 3\n")
+    assert run.returncode == 0, run.stdout
+    assert "16 passed" in run.stdout
+
+
+def test_a_violated_property_fails_with_its_counterexample(tmp_path: Path) -> None:
+    run = pytest_in(tmp_path, 'chain-length = 3\nvariant = "root-only-query"\n')
+    assert run.returncode == 1
+    assert "FAILED blockcheck.toml::ownership-and-reporting" in run.stdout
+    assert "1 failed, 15 passed" in run.stdout
+    assert "2. block-stream device=" in run.stdout  # the trace, step by step
+    assert "Traceback" not in run.stdout
+
+
+def test_a_bound_fails_rather_than_passes(tmp_path: Path) -> None:
+    run = pytest_in(tmp_path, "chain-length = 3\nmax-states = 100\n")
+    assert run.returncode == 1
+    assert "incomplete" in run.stdout
+
+
+def test_a_bad_key_is_a_collection_error_naming_it(tmp_path: Path) -> None:
+    run = pytest_in(tmp_path, "chain-lenght = 3\n")
+    assert run.returncode != 0
+    assert "unknown key 'chain-lenght'" in run.stdout
