@@ -24,6 +24,7 @@ The seed design, point by point:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 
 from . import answers as A
 from .scenario import Scenario
@@ -71,7 +72,8 @@ GUARDED_OPS: dict[str, str] = {
 #: Op types a backing link does not block on the backing node (§2.3, bdrv_set_backing_hd).
 BACKING_EXEMPT = frozenset({"COMMIT_TARGET", "STREAM", "BACKUP_SOURCE", "BACKUP_TARGET"})
 
-JOB_TYPE = {Kind.STREAM: "stream", Kind.COMMIT: "commit"}
+#: Job type names, indexed by Kind.
+JOB_TYPE = ("stream", "commit")
 
 Step = tuple[A.Answer, tuple]
 
@@ -119,15 +121,24 @@ class SeedRules:
         bits = state[BLOCKERS][node]
         if bits:
             low = (bits & -bits).bit_length() - 1
-            return A.job_blocker_reason(JOB_TYPE[Kind(low % 2)])
+            return A.job_blocker_reason(JOB_TYPE[low % 2])
         if op not in BACKING_EXEMPT:
-            backing = state[BACKING]
-            for parent in sorted(in_chain(backing, self.root)):
-                if backing[parent] == node:
-                    return A.backing_blocker_reason(self.device_or_node(parent))
+            parent = self._backing_parent(state[BACKING], node)
+            if parent != NONE:
+                return A.backing_blocker_reason(self.device_or_node(parent))
         return None
 
+    @staticmethod
+    @lru_cache(maxsize=1 << 12)
+    def _backing_parent(backing: tuple, node: int) -> int:
+        """The node in the chain whose backing link holds ``node`` (NONE if none)."""
+        for parent in range(len(backing)):
+            if backing[parent] == node:
+                return parent
+        return NONE
+
     def check_op(self, state: tuple, node: int, op: str) -> A.Answer | None:
+        """QEMU's refusal when ``op`` is blocked on ``node`` (bdrv_op_is_blocked), else None."""
         reason = self.blocked_reason(state, node, op)
         return None if reason is None else A.busy(self.device_or_node(node), reason)
 
@@ -274,7 +285,7 @@ class SeedRules:
                 continue
             out.append(
                 {
-                    "type": JOB_TYPE[Kind(job[J_KIND])],
+                    "type": JOB_TYPE[job[J_KIND]],
                     "device": self.job_device_field(node),
                     "len": self.chunks * CHUNK_BYTES,
                     "offset": job[J_CURSOR] * CHUNK_BYTES,
