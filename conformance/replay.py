@@ -148,8 +148,11 @@ def initial_alloc(model: Qemu72Model) -> dict[str, dict[int, int]]:
 class Replayer:
     """Runs one trace on a model and a fresh QemuChain."""
 
-    def __init__(self, model: Qemu72Model, *, timeout: float = 10.0) -> None:
+    def __init__(self, model: Qemu72Model, *, extra_images: Sequence[str] = (), timeout: float = 10.0) -> None:
+        """``extra_images``: empty qcow2 nodes added besides the chain (targets
+        for commands such as blockdev-mirror); they are not compared."""
         self.model = model
+        self.extra_images = tuple(extra_images)
         self.rules = model.rules
         self.executor = Executor72(model.rules)
         self.timeout = timeout
@@ -162,6 +165,8 @@ class Replayer:
         chain = QemuChain(self.rules.names, initial_alloc(self.model), clusters=self.rules.chunks, export_top=guest)
         try:
             chain.start()
+            for name in self.extra_images:
+                chain.add_image(name)
             for index, line in enumerate(lines):
                 step, state = self._line(chain, state, index, dict(line))
                 report.steps.append(step)
@@ -284,7 +289,9 @@ class Replayer:
         for job in q.jobs():
             for node in q.job_nodes(job["id"], raw=True).get("main node", []):
                 names[node] = filter_label(job["id"])
-        return normalise({names.get(k, k): (names.get(v, v) if v else None) for k, v in raw.items()})
+        return normalise(
+            {names.get(k, k): (names.get(v, v) if v else None) for k, v in raw.items() if k not in self.extra_images}
+        )
 
     def _compare(self, q: QemuChain, state: tuple, qemu_jobs: dict[str, Any], step: StepReport) -> None:
         step.model_graph = self.rules.graph(state)
@@ -332,6 +339,6 @@ def _chain(graph: Mapping[str, Any], node: str, names: Sequence[str]) -> list[st
     return out
 
 
-def replay(model: Qemu72Model, lines: Sequence[Mapping[str, Any]]) -> ReplayReport:
+def replay(model: Qemu72Model, lines: Sequence[Mapping[str, Any]], *, extra_images: Sequence[str] = ()) -> ReplayReport:
     """Replay ``lines`` on ``model`` and on a fresh QEMU; see the module docstring."""
-    return Replayer(model).run(lines)
+    return Replayer(model, extra_images=extra_images).run(lines)

@@ -1,0 +1,182 @@
+"""qemu-7.2 model traces replayed on QEMU 7.2: every step must agree.
+
+Each test is a script of model lines (QMP commands and job steps); the
+replay runs it on the model and on qemu-storage-daemon and compares the
+answers, the graph and the job list after every step and the data of every
+layer at the end (see blockcheck.conformance.replay).  Besides "they agree",
+each test states the answer or chain the scenario is about, so a model and
+a QEMU that agreed on something else would still fail.
+
+Scenario: A <- B <- C <- D <- E with 4 chunks; the model's data: A holds
+every chunk (value 1), B chunk 0 (2), C chunk 1 (3), D chunk 2 (4), E chunk
+3 (5).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from blockcheck.conformance.cli import random_walk, run_conform
+from blockcheck.conformance.replay import ReplayReport, replay
+from blockcheck.model.qemu72_model import Qemu72Model
+from blockcheck.model.scenario import Scenario
+
+pytestmark = pytest.mark.qemu
+
+MODEL = Qemu72Model(Scenario(profile="qemu-7.2", chunks=4))
+BUSY = "block device is in use by block job: stream"
+FULL = {"E": "D", "D": "C", "C": "B", "B": "A", "A": None}
+
+
+def stream(top: str, base: str | None = None) -> dict[str, Any]:
+    args: dict[str, Any] = {"job-id": f"stream-{top}", "device": top}
+    if base:
+        args["base-node"] = base
+    return {"execute": "block-stream", "arguments": {**args, "auto-finalize": False, "auto-dismiss": False}}
+
+
+def verb(name: str, top: str, **extra: Any) -> dict[str, Any]:
+    key = "id" if name in ("finalize", "dismiss") else "device"
+    return {"execute": f"block-job-{name}", "arguments": {key: f"stream-{top}", **extra}}
+
+
+def copy(top: str) -> dict[str, Any]:
+    return {"step": "job-copy", "job": f"stream-{top}"}
+
+
+def err(desc: str) -> dict[str, Any]:
+    return {"error": {"class": "GenericError", "desc": desc}}
+
+
+def busy(node: str) -> dict[str, Any]:
+    return err(f"Node '{node}' is busy: {BUSY}")
+
+
+def agreed(lines: list[dict[str, Any]], **kw: Any) -> ReplayReport:
+    report = replay(MODEL, lines, **kw)
+    assert report.agrees, report.to_markdown()
+    return report
+
+
+def test_stream_into_intermediate_node_and_the_chain_afterwards():
+    r = agreed([stream("D", "B"), copy("D"), verb("finalize", "D"), verb("dismiss", "D")])
+    # before finalize the filter sits between E and D
+    assert r.steps[1].qemu_graph == {**FULL, "E": "filter:stream-D", "filter:stream-D": "D"}
+    assert r.steps[1].qemu_jobs == {"stream-D": {"status": "pending", "offset": 4 * 512 * 1024, "len": 4 * 512 * 1024}}
+    # afterwards D -> B, and C, cut out, is still a node pointing at B
+    assert r.steps[-1].qemu_graph == {"E": "D", "D": "B", "C": "B", "B": "A", "A": None}
+    assert r.qemu_data["D"] == [0, 3, 4, 0]  # C's chunk 1 copied; B's chunk 0 is below the base
+    assert r.qemu_views == r.model_views
+
+
+#: (line, QEMU's answer) while stream-D <- base B runs (FACTS §3); T is an
+#: extra empty image, a target for mirror/backup/snapshot.
+FILTER = "@filter:stream-D"
+REFUSED = [
+    (stream("D", "C"), busy("D")),
+    (stream("C", "A"), busy("C")),
+    (stream("C"), busy("C")),
+    (stream("E", "A"), busy("#blockN")),
+    (stream("E", "D"), busy("#blockN")),
+    (stream("E"), busy("#blockN")),
+    ({"execute": "block-stream", "arguments": {"job-id": "s2", "device": FILTER}}, busy("#blockN")),
+    ({"execute": "block-commit", "arguments": {"device": "E", "top-node": "C", "base-node": "A", "job-id": "c"}}, busy("C")),
+    ({"execute": "block-commit", "arguments": {"device": "E", "top-node": "D", "base-node": "B", "job-id": "c"}}, busy("D")),
+    ({"execute": "block-commit", "arguments": {"device": "E", "top-node": "B", "base-node": "A", "job-id": "c"}}, busy("C")),
+    ({"execute": "block-commit", "arguments": {"device": "E", "base-node": "C", "job-id": "c"}}, busy("#blockN")),
+    ({"execute": "block-commit", "arguments": {"device": "D", "base-node": "C", "job-id": "c"}}, err("Need a root block node")),
+    ({"execute": "blockdev-del", "arguments": {"node-name": "C"}}, busy("C")),
+    ({"execute": "blockdev-del", "arguments": {"node-name": "D"}}, busy("D")),
+    ({"execute": "blockdev-del", "arguments": {"node-name": FILTER}}, err("Node #blockN is in use")),
+    ({"execute": "blockdev-del", "arguments": {"node-name": "B"}}, err("Node 'B' is busy: node is used as backing hd of 'C'")),
+    ({"execute": "block_resize", "arguments": {"node-name": "C", "size": 1 << 22}}, err("Device '(null)' is in use")),
+    ({"execute": "block_resize", "arguments": {"node-name": FILTER, "size": 1 << 22}}, err("Device '(null)' is in use")),
+    ({"execute": "block_resize", "arguments": {"node-name": "B", "size": 1 << 22}}, err("Device '(null)' is in use")),
+    ({"execute": "blockdev-mirror", "arguments": {"device": "D", "target": "T", "sync": "full", "job-id": "m"}}, err("Need a root block node")),
+    ({"execute": "blockdev-mirror", "arguments": {"device": FILTER, "target": "T", "sync": "full", "job-id": "m"}}, err("Need a root block node")),
+    ({"execute": "blockdev-backup", "arguments": {"device": "C", "target": "T", "sync": "full", "job-id": "b"}}, busy("C")),
+    ({"execute": "blockdev-snapshot-sync", "arguments": {"node-name": FILTER, "snapshot-file": "S.qcow2", "snapshot-node-name": "S", "format": "qcow2"}}, busy("#blockN")),
+    ({"execute": "blockdev-snapshot", "arguments": {"node": "D", "overlay": "T"}}, busy("D")),
+    ({"execute": "blockdev-snapshot-internal-sync", "arguments": {"device": "C", "name": "x"}}, err("Need a root block node")),
+    ({"execute": "change-backing-file", "arguments": {"device": FILTER, "image-node-name": "D", "backing-file": "x.qcow2"}}, err("Need a root block node")),
+]
+
+
+def test_every_command_a_running_stream_refuses():
+    lines = [stream("D", "B"), *(line for line, _ in REFUSED), verb("cancel", "D"), verb("dismiss", "D")]
+    r = agreed(lines, extra_images=["T"])
+    assert r.steps[0].qemu_jobs["stream-D"]["status"] == "running"
+    for step, (_, answer) in zip(r.steps[1:], REFUSED):
+        assert step.outcome == "compared" and step.qemu_answer == answer, step
+    # the refused backup/snapshots drained the job: the model followed it to PENDING
+    assert any(step.drain_steps for step in r.steps)
+    assert r.steps[-1].qemu_graph == FULL
+
+
+def test_cancel_while_running_keeps_the_chain_and_the_copied_data():
+    # stream E <- base A copies B's chunk 0 at once, then sleeps
+    r = agreed([stream("E", "A"), {"step": "guest-write", "device": "drive0", "chunk": 1},
+                verb("cancel", "E"), verb("pause", "E"), verb("dismiss", "E")])
+    assert r.steps[2].qemu_jobs["stream-E"] == {"status": "concluded", "offset": 512 * 1024, "len": 4 * 512 * 1024}
+    assert r.steps[3].qemu_answer == err("Job 'stream-E' in state 'concluded' cannot accept command verb 'pause'")
+    assert r.steps[-1].qemu_graph == FULL
+    assert r.qemu_data["E"] == [2, 10, 0, 5]
+
+
+def test_cancel_while_paused_needs_force():
+    r = agreed([stream("E", "A"), verb("pause", "E"), verb("cancel", "E"), verb("cancel", "E", force=True),
+                verb("dismiss", "E")])
+    assert r.steps[1].qemu_jobs["stream-E"]["status"] == "paused"
+    assert r.steps[2].qemu_answer == err("The block job for device 'stream-E' is currently paused")
+    assert r.steps[3].qemu_jobs["stream-E"]["status"] == "concluded"
+    assert r.steps[-1].qemu_graph == FULL
+
+
+def test_cancel_while_pending_changes_no_link():
+    # three copies (chunks 0-2 come from B, C, D), then a wake skips chunk 3
+    r = agreed([stream("E", "A"), copy("E"), copy("E"), copy("E"), verb("cancel", "E"), verb("finalize", "E"),
+                verb("dismiss", "E")])
+    assert r.steps[2].qemu_jobs["stream-E"]["status"] == "running"
+    assert r.steps[3].qemu_jobs["stream-E"]["status"] == "pending"
+    assert r.steps[5].qemu_answer == err("Job 'stream-E' in state 'concluded' cannot accept command verb 'finalize'")
+    assert r.steps[-1].qemu_graph == FULL
+    assert r.qemu_data["E"] == [2, 3, 4, 5]  # every chunk was copied before the cancel
+
+
+def test_two_streams_that_touch_upper_first_run_to_the_end():
+    # E <- base C holds E, D; C <- base A starts at E's base (FACTS §6)
+    r = agreed([stream("E", "C"), stream("C", "A"), copy("E"), copy("C"),
+                verb("finalize", "C"), verb("finalize", "E"), verb("dismiss", "C"), verb("dismiss", "E")])
+    assert r.steps[1].qemu_answer == {"return": {}}
+    assert r.steps[1].qemu_graph == {"filter:stream-E": "E", "E": "D", "D": "filter:stream-C",
+                                     "filter:stream-C": "C", "C": "B", "B": "A", "A": None}
+    assert r.steps[-1].qemu_graph == {"E": "C", "D": "C", "C": "A", "B": "A", "A": None}
+    assert r.qemu_views == r.model_views
+
+
+@pytest.mark.parametrize("first, second, answer", [
+    (("C", "A"), ("E", "C"), busy("#blockN")),  # touching, lower first: its filter is on the walk
+    (("D", "B"), ("E", "A"), busy("#blockN")),
+    (("D", "B"), ("C", "A"), busy("C")),
+    (("C", "A"), ("D", "B"), busy("#blockN")),
+    (("E", "C"), ("D", "A"), busy("D")),
+    (("E", "A"), ("C", "A"), busy("C")),
+])
+def test_two_streams_that_overlap_are_refused(first, second, answer):
+    r = agreed([stream(*first), stream(*second), verb("cancel", first[0]), verb("dismiss", first[0])])
+    assert r.steps[1].qemu_answer == answer
+    assert r.steps[-1].qemu_graph == FULL
+
+
+def test_random_walks_agree():
+    walks = [random_walk(MODEL, random.Random(i), 10) for i in range(5)]
+    for lines in walks:
+        agreed(lines)
+
+
+def test_run_conform_reports_agreement(tmp_path, capsys):
+    assert run_conform(3, 7, tmp_path, with_counterexamples=True) == 0
+    assert "3/3 traces agree" in capsys.readouterr().out
+    assert not list(tmp_path.iterdir())

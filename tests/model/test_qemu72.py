@@ -1,0 +1,174 @@
+"""The qemu-7.2 profile without QEMU: golden count, hand-worked answers, properties.
+
+Default scenario: A <- B <- C <- D <- E, 2 chunks; A holds both chunks
+(value 1), B chunk 0 (2), C chunk 1 (3), D chunk 0 (4), E chunk 1 (5).
+"""
+
+from __future__ import annotations
+
+import pytest
+from blockcheck.checker.result import Verdict
+from blockcheck.checker.search import explore
+from blockcheck.model.profiles import PROFILES, make_model
+from blockcheck.model.qemu72 import JobStatus
+from blockcheck.model.qemu72_model import Qemu72Model
+from blockcheck.model.qemu72_script import Executor72
+from blockcheck.model.scenario import Scenario, ScenarioError
+from blockcheck.model.state import BACKING, BLOCKERS, DATA, JOBS
+from blockcheck.properties.block import FAMILIES
+from blockcheck.properties.qemu72 import qemu72_properties
+
+A, B, C, D, E = range(5)
+BUSY = "block device is in use by block job: stream"
+
+
+@pytest.fixture(scope="module")
+def model() -> Qemu72Model:
+    return make_model(Scenario(profile="qemu-7.2"))
+
+
+def run(model: Qemu72Model, *lines: dict) -> tuple[list[dict], tuple]:
+    """Answers of a script from the initial state, and the state after it."""
+    executor, state, answers = Executor72(model.rules), model.init_states()[0], []
+    for line in lines:
+        answer, state = executor.execute(state, line)
+        answers.append(answer.to_json())
+    return answers, state
+
+
+def stream(top: str, base: str | None = None, **extra) -> dict:
+    args = {"job-id": f"stream-{top}", "device": top, "auto-finalize": False, "auto-dismiss": False, **extra}
+    if base:
+        args["base-node"] = base
+    return {"execute": "block-stream", "arguments": args}
+
+
+def verb(name: str, top: str, **extra) -> dict:
+    key = "id" if name in ("finalize", "dismiss") else "device"
+    return {"execute": f"block-job-{name}", "arguments": {key: f"stream-{top}", **extra}}
+
+
+def err(desc: str, cls: str = "GenericError") -> dict:
+    return {"error": {"class": cls, "desc": desc}}
+
+
+OK = {"return": {}}
+
+
+def test_registry_builds_each_profile():
+    assert set(PROFILES) == {"seed", "qemu-7.2"}
+    assert isinstance(make_model(Scenario(profile="qemu-7.2")), Qemu72Model)
+    with pytest.raises(ScenarioError, match="unknown profile 'nope'"):
+        make_model(Scenario(profile="nope"))
+    with pytest.raises(ScenarioError, match="block-commit is not modelled"):
+        make_model(Scenario(profile="qemu-7.2", commands=("block-stream", "block-commit")))
+
+
+def test_golden_state_count_and_every_property_holds_with_its_witness(model):
+    result = explore(model, qemu72_properties(model), stop_at_first=False, quiet=True)
+    assert result.stats.distinct == 4805
+    assert result.deadlock is None
+    assert {p.name: p.verdict for p in result.properties} == {
+        p.name: Verdict.HOLDS for p in result.properties
+    }
+    assert {p.group for p in qemu72_properties(model)} == set(FAMILIES)
+    assert result.stats.seconds < 15
+
+
+def test_stream_into_intermediate_waits_in_pending_then_finalize_moves_the_link(model):
+    answers, state = run(model, stream("D", "B"))
+    assert answers == [OK]
+    # C's chunk 1 is copied at once; D holds chunk 0 itself, so the run is over
+    assert state[DATA][D] == (4, 3)
+    assert [(j[0], JobStatus(j[4])) for j in state[JOBS]] == [(D, JobStatus.PENDING)]
+    assert model.rules.graph(state) == {"A": None, "B": "A", "C": "B", "D": "C", "filter:stream-D": "D",
+                                        "E": "filter:stream-D"}
+    answers, state = run(model, stream("D", "B"), verb("finalize", "D"))
+    assert state[BACKING][D] == B and state[BACKING][C] == B  # C stays a node, pointing at B
+    assert model.rules.graph(state)["filter:stream-D"] is None
+    # the concluded job still blocks D and the cut-out C, until dismissed
+    assert run(model, stream("D", "B"), verb("finalize", "D"), stream("C"))[0][-1] == err(f"Node 'C' is busy: {BUSY}")
+    _, state = run(model, stream("D", "B"), verb("finalize", "D"), verb("dismiss", "D"))
+    assert state[JOBS] == () and not any(state[BLOCKERS])
+
+
+def test_a_job_on_the_walk_refuses_with_the_node_or_its_filter(model):
+    answers, _ = run(model, stream("D", "B"), stream("E", "D"), stream("E"), stream("C", "A"), stream("B", "A"))
+    assert answers == [OK, err(f"Node '#blockN' is busy: {BUSY}"), err(f"Node '#blockN' is busy: {BUSY}"),
+                       err(f"Node 'C' is busy: {BUSY}"), OK]
+
+
+def test_start_errors_in_qemus_order(model):
+    answers, _ = run(
+        model,
+        stream("D", "B", **{"job-id": ""}),
+        stream("D", "D"),
+        stream("D", "E"),
+        stream("D", "nope"),
+        stream("nope"),
+        {"execute": "block-stream", "arguments": {"job-id": "s", "device": "D", "base": "B.qcow2"}},
+        {"execute": "block-stream", "arguments": {"job-id": "s", "device": "D", "base": "B.qcow2", "base-node": "B"}},
+        stream("D", **{"backing-file": "x"}),
+        stream("D", "B", speed=-1),
+    )
+    assert answers == [
+        err("Invalid job ID ''"),
+        err("Node 'D' is not a backing image of 'D'"),
+        err("Node 'E' is not a backing image of 'D'"),
+        err("Cannot find device='' nor node-name='nope'"),
+        err("Cannot find device='nope' nor node-name='nope'"),
+        err("Can't find 'B.qcow2' in the backing chain"),
+        err("'base' and 'base-node' cannot be specified at the same time"),
+        err("backing file specified, but streaming the entire chain"),
+        err("Parameter 'speed' expects a non-negative value"),
+    ]
+
+
+def test_verbs_by_status(model):
+    """FACTS §5's table, for the statuses the model reaches."""
+
+    def verb_error(status: str, name: str) -> dict:
+        return err(f"Job 'stream-E' in state '{status}' cannot accept command verb '{name}'")
+
+    # E <- base A: B's chunk 0 is copied at once, then the job sleeps (running)
+    running = [stream("E", "A")]
+    paused = [*running, verb("pause", "E")]
+    pending = [*running, {"step": "job-copy", "job": "stream-E"}]
+    concluded = [*pending, verb("finalize", "E")]
+    expected = {
+        "running": [OK, err("Can't resume a job that was not paused"), verb_error("running", "complete"),
+                    verb_error("running", "finalize"), verb_error("running", "dismiss")],
+        "paused": [err("Job is already paused"), OK, verb_error("paused", "complete"),
+                   verb_error("paused", "finalize"), verb_error("paused", "dismiss")],
+        "pending": [verb_error("pending", "pause"), err("Can't resume a job that was not paused"),
+                    verb_error("pending", "complete"), OK, verb_error("pending", "dismiss")],
+        "concluded": [verb_error("concluded", "pause"), err("Can't resume a job that was not paused"),
+                      verb_error("concluded", "complete"), verb_error("concluded", "finalize"), OK],
+    }
+    for status, prefix in (("running", running), ("paused", paused), ("pending", pending), ("concluded", concluded)):
+        answers = [run(model, *prefix, verb(name, "E"))[0][-1]
+                   for name in ("pause", "resume", "complete", "finalize", "dismiss")]
+        assert answers == expected[status], status
+    assert run(model, *paused, verb("cancel", "E"))[0][-1] == err(
+        "The block job for device 'stream-E' is currently paused")
+    assert run(model, verb("cancel", "E"))[0][-1] == err("Block job 'stream-E' not found", "DeviceNotActive")
+
+
+def test_cancel_in_pending_aborts_and_keeps_the_chain(model):
+    _, state = run(model, stream("E", "A"), {"step": "job-copy", "job": "stream-E"}, verb("cancel", "E"))
+    assert state[BACKING] == model.init_states()[0][BACKING]
+    assert JobStatus(state[JOBS][0][4]) == JobStatus.CONCLUDED
+    assert state[DATA][E] == (4, 5)  # D's chunk 0, copied before the cancel, stays
+
+
+def test_resume_wakes_the_job_for_one_more_chunk():
+    model = make_model(Scenario(profile="qemu-7.2", chunks=4))
+    _, state = run(model, stream("E", "A"), verb("pause", "E"))
+    assert state[JOBS][0][5] == 1
+    _, state = run(model, stream("E", "A"), verb("pause", "E"), verb("resume", "E"))
+    assert state[JOBS][0][5] == 2 and JobStatus(state[JOBS][0][4]) == JobStatus.RUNNING
+
+
+def test_format_state_shows_the_filter(model):
+    _, state = run(model, stream("D", "B"))
+    assert model.format_state(state) == "E -> filter:stream-D -> D* -> C* -> B -> A | stream-D pending 2/2"
