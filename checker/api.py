@@ -133,6 +133,14 @@ class Model(ABC):
         """
         return None
 
+    def state_to_dot(self, state: State, previous: State | None) -> str | None:
+        """A Graphviz DOT picture of ``state`` for the HTML report, or None for the generic one.
+
+        ``previous`` is the state before the step (None for the first), so a
+        model can mark what changed.
+        """
+        return None
+
     def state_group(self, state: State) -> str:
         """A short class of ``state`` that state-graph drawings colour by (e.g. its job statuses)."""
         return ""

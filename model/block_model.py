@@ -16,6 +16,7 @@ from blockcheck.checker.api import Fairness, Model
 
 from . import answers as A
 from .commands import JOB_STEPS, action_to_line, format_line
+from .drawing import state_to_dot
 from .scenario import Scenario
 from .seed import JOB_TYPE, SeedRules
 from .state import (
@@ -142,6 +143,10 @@ class BlockModel(Model):
 
     def format_state(self, state: tuple) -> str:
         return draw_chain(self.rules, state)
+
+    def state_to_dot(self, state: tuple, previous: tuple | None) -> str:
+        """A Graphviz picture of the chain, blockers and jobs; changes since ``previous`` outlined."""
+        return state_to_dot(self.rules, state, previous)
 
     def state_group(self, state: tuple) -> str:
         """The statuses of the jobs in ``state``, e.g. ``running+paused``, or ``no job``."""

@@ -64,7 +64,14 @@ def test_one_svg_per_step(skips, hangs):
 
 @needs_graphviz
 def test_changes_are_highlighted_in_the_picture(skips):
+    # The block model draws its own pictures and outlines changed nodes in orange.
     page = html_report(skips.result, skips.model)
+    assert 'stroke="#e67e00"' in page
+
+
+@needs_graphviz
+def test_the_generic_picture_highlights_changes_too(cycle):
+    page = html_report(cycle.result, cycle.model)
     assert 'fill="#ffd43b"' in page
 
 
