@@ -13,7 +13,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from . import exitcodes, registry
@@ -31,7 +31,8 @@ from blockcheck.reports import result_to_json, write_reports  # noqa: E402
 from blockcheck.reports.state_graph import graph_to_dot  # noqa: E402
 from blockcheck.reports.table import print_summary  # noqa: E402
 
-Handler = Callable[[argparse.Namespace, registry.Plugin], int]
+DEFAULT_REPORT_DIR = "blockcheck-report"
+
 
 
 class _Parser(argparse.ArgumentParser):
@@ -69,7 +70,7 @@ def build_parser(plugin: registry.Plugin) -> tuple[argparse.ArgumentParser, dict
     check.add_argument("--max-depth", type=int, help="explore at most this many steps from the initial state")
     check.add_argument("--no-deadlock", action="store_true", help="do not report states without successors")
     check.add_argument("--report", type=Path, metavar="DIR", help="write a report per violation into DIR")
-    check.add_argument("--format", action="append", default=[], metavar="FMT", help="report formats for --report (repeatable; see 'blockcheck list')")
+    check.add_argument("--format", action="append", default=[], metavar="FMT", help=f"report format (repeatable; see 'blockcheck list'); without --report the files go to ./{DEFAULT_REPORT_DIR}")
     check.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     check.add_argument("--quiet", "-q", action="store_true", help="no progress line")
     check.set_defaults(handler=run_check)
@@ -112,6 +113,8 @@ def run_check(args: argparse.Namespace, plugin: registry.Plugin) -> int:
     else:
         print(build.description)
         print_summary(result)
+    if args.report is None and args.format:
+        args.report = Path(DEFAULT_REPORT_DIR)
     if args.report is not None:
         formats = tuple(args.format) or ("markdown", "itf", "script", "summary")
         try:

@@ -178,3 +178,10 @@ def test_graph_refuses_what_nobody_can_read(capsys):
     code, _, err = run(capsys, "graph", "--max-nodes", "100")
     assert code == ExitCode.USAGE_ERROR
     assert "more than 100 states" in err and "--chain-length 2" in err
+
+
+def test_format_without_report_writes_to_the_default_folder(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run(capsys, "check", *SMALL, "--variant", "root-only-query", "-q", "--format", "junit")
+    assert code == ExitCode.INVARIANT
+    assert (tmp_path / "blockcheck-report" / "junit.xml").is_file()
