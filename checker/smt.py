@@ -1,0 +1,284 @@
+"""Generic z3 drivers: validity checks, induction, bounded model checking, result rows.
+
+Nothing here knows the block layer.  A model hands in z3 terms (states are
+whatever the caller makes of them); the drivers decide what to ask the
+solver and turn its answers into :class:`Row` objects, which
+:func:`render_rows` prints as one table.
+
+Wording matters in the rows: a BMC run that finds nothing says "no
+violation up to k", never "proved", because it says nothing of step k + 1.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import z3
+
+
+class Status(enum.Enum):
+    PROVED = "proved"
+    VIOLATED = "violated"
+    BOUNDED = "no violation up to k"
+    UNKNOWN = "unknown"
+
+
+@dataclass
+class Outcome:
+    """The solver's answer to one query: a status, the model of a counterexample, the time taken."""
+
+    status: Status
+    model: z3.ModelRef | None = None
+    seconds: float = 0.0
+    reason: str = ""
+
+
+def check_valid(
+    premises: Sequence[z3.BoolRef], goal: z3.BoolRef, timeout_ms: int = 60_000, prefer: Sequence[z3.BoolRef] = ()
+) -> Outcome:
+    """Is ``And(premises) => goal`` valid?  Violated comes with a model of premises and not goal.
+
+    When it is violated and some counterexample also satisfies ``prefer``
+    (small numbers, say), that one is returned: it reads better.
+    """
+    solver = z3.Solver()
+    solver.set("timeout", timeout_ms)
+    solver.add(*premises)
+    solver.add(z3.Not(goal))
+    started = time.perf_counter()
+    answer = solver.check()
+    seconds = time.perf_counter() - started
+    if answer == z3.unsat:
+        return Outcome(Status.PROVED, seconds=seconds)
+    if answer == z3.sat:
+        model = solver.model()
+        if prefer and solver.check(*prefer) == z3.sat:
+            model = solver.model()
+        return Outcome(Status.VIOLATED, model, time.perf_counter() - started)
+    return Outcome(Status.UNKNOWN, seconds=seconds, reason=solver.reason_unknown())
+
+
+@dataclass
+class Induction:
+    """The three obligations of an inductive invariant, each with its own outcome."""
+
+    initiation: Outcome
+    consecution: Outcome
+    safety: Outcome
+
+    @property
+    def status(self) -> Status:
+        statuses = [self.initiation.status, self.consecution.status, self.safety.status]
+        for status in (Status.VIOLATED, Status.UNKNOWN):
+            if status in statuses:
+                return status
+        return Status.PROVED
+
+    @property
+    def seconds(self) -> float:
+        return self.initiation.seconds + self.consecution.seconds + self.safety.seconds
+
+    @property
+    def failed(self) -> tuple[str, Outcome] | None:
+        """The first obligation that did not hold, by name."""
+        for name in ("initiation", "consecution", "safety"):
+            outcome = getattr(self, name)
+            if outcome.status is not Status.PROVED:
+                return name, outcome
+        return None
+
+
+def induction(
+    init: z3.BoolRef,
+    inv: Callable[[Any], z3.BoolRef],
+    trans: z3.BoolRef,
+    pre: Any,
+    post: Any,
+    safety: Callable[[Any], z3.BoolRef],
+    background: Sequence[z3.BoolRef] = (),
+    timeout_ms: int = 60_000,
+) -> Induction:
+    """Init => Inv;  Inv and Next => Inv';  Inv => Safety.
+
+    ``init`` constrains ``pre``; ``trans`` relates ``pre`` to ``post``;
+    ``inv`` and ``safety`` build a formula for either state.  ``background``
+    holds facts true of every state (sizes, ranges) and is assumed for both.
+    """
+    return Induction(
+        initiation=check_valid([*background, init], inv(pre), timeout_ms),
+        consecution=check_valid([*background, inv(pre), trans], inv(post), timeout_ms),
+        safety=check_valid([*background, inv(pre)], safety(pre), timeout_ms),
+    )
+
+
+@dataclass
+class BmcHit:
+    """The shortest violation BMC found: its number of steps and the model over all steps."""
+
+    steps: int
+    model: z3.ModelRef
+
+
+@dataclass
+class Bmc:
+    """k-step bounded model checking of state and edge properties, shortest counterexample first.
+
+    ``fresh(k)`` makes the variables of state k, ``init(s)`` constrains the
+    first, ``trans(pre, act, post)`` relates neighbours (``act`` is an Int
+    naming the action).  Properties are checked at every depth until
+    violated, one solver query each, in one incremental solver.
+    """
+
+    fresh: Callable[[int], Any]
+    init: Callable[[Any], z3.BoolRef]
+    trans: Callable[[Any, z3.ArithRef, Any], z3.BoolRef]
+    states: list[Any] = field(default_factory=list)
+    acts: list[z3.ArithRef] = field(default_factory=list)
+
+    def run(
+        self,
+        invariants: dict[str, Callable[[Any], z3.BoolRef]],
+        edges: dict[str, Callable[[Any, z3.ArithRef, Any], z3.BoolRef]],
+        depth: int,
+    ) -> dict[str, BmcHit | None]:
+        """For each property, its shortest violation within ``depth`` steps, or None."""
+        solver = z3.Solver()
+        self.states = [self.fresh(0)]
+        self.acts = []
+        solver.add(self.init(self.states[0]))
+        found: dict[str, BmcHit | None] = {name: None for name in [*invariants, *edges]}
+        for k in range(depth + 1):
+            if k > 0:
+                self.states.append(self.fresh(k))
+                self.acts.append(z3.Int(f"act@{k}"))
+                solver.add(self.trans(self.states[k - 1], self.acts[-1], self.states[k]))
+            queries = [(name, lambda p=pred: p(self.states[k])) for name, pred in invariants.items()]
+            if k > 0:
+                queries += [
+                    (name, lambda p=pred: p(self.states[k - 1], self.acts[-1], self.states[k])) for name, pred in edges.items()
+                ]
+            open_queries = [(name, holds()) for name, holds in queries if found[name] is None]
+            # One query for all properties first: at most depths none fails, and that is one check.
+            if not open_queries or solver.check(z3.Or(*[z3.Not(f) for _, f in open_queries])) != z3.sat:
+                continue
+            for name, formula in open_queries:
+                if solver.check(z3.Not(formula)) == z3.sat:
+                    found[name] = BmcHit(k, solver.model())
+        return found
+
+
+def compile_terms(inputs: Sequence[z3.ExprRef], outputs: Sequence[z3.ExprRef]) -> Callable[[Sequence[int]], list]:
+    """A Python function computing ``outputs`` from values of the constants ``inputs``.
+
+    z3's own substitute-and-simplify costs milliseconds per term; a
+    straight-line translation of the term DAG evaluates thousands of
+    concrete states per second, which is what comparing a relation against
+    an explicit model state by state needs.  Only the operators of
+    linear integer and Boolean terms are translated; any other raises.
+    """
+    index = {_key(v): i for i, v in enumerate(inputs)}
+    lines = ["def evaluate(x):"]
+    names: dict[int, str] = {}
+
+    def emit(term: z3.ExprRef) -> str:
+        stack = [(term, False)]
+        while stack:
+            node, ready = stack.pop()
+            key = _key(node)
+            if key in names:
+                continue
+            if not ready:
+                stack.append((node, True))
+                stack.extend((child, False) for child in node.children() if _key(child) not in names)
+                continue
+            names[key] = name = f"t{len(names)}"
+            lines.append(f"    {name} = {_python(node, [names[_key(c)] for c in node.children()], index)}")
+        return names[_key(term)]
+
+    results = [emit(t) for t in outputs]
+    lines.append(f"    return [{', '.join(results)}]")
+    scope: dict[str, Any] = {}
+    exec(compile("\n".join(lines), "<compiled z3 terms>", "exec"), scope)  # noqa: S102 - code generated above
+    return scope["evaluate"]
+
+
+def _key(term: z3.ExprRef) -> int:
+    return term.get_id()
+
+
+_INFIX = {
+    z3.Z3_OP_EQ: "==",
+    z3.Z3_OP_LT: "<",
+    z3.Z3_OP_LE: "<=",
+    z3.Z3_OP_GT: ">",
+    z3.Z3_OP_GE: ">=",
+    z3.Z3_OP_ADD: "+",
+    z3.Z3_OP_SUB: "-",
+    z3.Z3_OP_MUL: "*",
+}
+
+
+def _python(node: z3.ExprRef, args: list[str], index: dict[int, int]) -> str:
+    """One z3 operator application as a Python expression over its children's names."""
+    kind = node.decl().kind()
+    if kind == z3.Z3_OP_TRUE:
+        return "True"
+    if kind == z3.Z3_OP_FALSE:
+        return "False"
+    if kind == z3.Z3_OP_ANUM:
+        return str(node.as_long())
+    if kind == z3.Z3_OP_UNINTERPRETED and not args:
+        if _key(node) not in index:
+            raise ValueError(f"free constant {node} is not among the inputs")
+        return f"x[{index[_key(node)]}]"
+    if kind == z3.Z3_OP_ITE:
+        return f"({args[1]} if {args[0]} else {args[2]})"
+    if kind == z3.Z3_OP_AND:
+        return "(" + " and ".join(args) + ")" if args else "True"
+    if kind == z3.Z3_OP_OR:
+        return "(" + " or ".join(args) + ")" if args else "False"
+    if kind == z3.Z3_OP_NOT:
+        return f"(not {args[0]})"
+    if kind == z3.Z3_OP_IMPLIES:
+        return f"((not {args[0]}) or {args[1]})"
+    if kind == z3.Z3_OP_DISTINCT:
+        return f"(len({{{', '.join(args)}}}) == {len(args)})"
+    if kind == z3.Z3_OP_UMINUS:
+        return f"(-{args[0]})"
+    if kind in _INFIX:
+        return "(" + f" {_INFIX[kind]} ".join(args) + ")"
+    raise ValueError(f"cannot translate z3 operator {node.decl()} to Python")
+
+
+@dataclass
+class Row:
+    """One line of the proof table."""
+
+    claim: str
+    scope: str
+    status: Status
+    seconds: float
+    detail: str = ""
+
+
+def render_rows(rows: Sequence[Row], title: str, out: IO[str] | None = None) -> None:
+    """The proof table, then the details (counterexamples) of the rows that have any."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=out, highlight=False, width=160 if out is not None else None)
+    table = Table(title=title)
+    for column in ("claim", "scope", "result", "seconds"):
+        table.add_column(column, justify="right" if column == "seconds" else "left")
+    style = {Status.PROVED: "green", Status.BOUNDED: "cyan", Status.VIOLATED: "bold red", Status.UNKNOWN: "yellow"}
+    for row in rows:
+        table.add_row(row.claim, row.scope, f"[{style[row.status]}]{row.status.value}[/]", f"{row.seconds:.2f}")
+    console.print(table)
+    for row in rows:
+        if row.detail:
+            console.print(f"[bold]{row.claim}[/] ({row.scope}): {row.status.value}", markup=True)
+            console.print(row.detail, markup=False)

@@ -1,0 +1,180 @@
+"""Guest data for all contents: one-step proofs over symbolic arrays, for chains of any length.
+
+A chain is a set of positions ``inch`` (an Array Int -> Bool) read in
+position order: node ``i`` is backed by the next lower position in the
+set (the ``chain-shape`` invariant of chain_proofs.py).  Each node has an
+allocation map and contents, ``alloc[node][chunk]`` and ``data[node][chunk]``,
+as z3 Arrays, so nothing about chain length, chunk count or values is
+enumerated.  What node ``r`` reads at chunk ``c`` is the contents of the
+highest allocating position at or below ``r`` (0 when none allocates):
+:func:`reads` states that with a witness position and a quantified "nothing
+allocated in between", which z3 instantiates by E-matching.
+
+Each claim is: if the pre-state and the action's effect are as the rules
+say, every node in the chain before *and* after reads the same at every
+chunk.  A claim that fails prints the chain and the contents z3 found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import z3
+
+from blockcheck.checker.smt import Outcome, Status, check_valid
+
+I = z3.IntSort()
+B = z3.BoolSort()
+
+
+@dataclass
+class Chain:
+    """One state's chain and contents as arrays."""
+
+    inch: z3.ArrayRef  # position -> in chain
+    alloc: z3.ArrayRef  # node -> chunk -> allocated
+    data: z3.ArrayRef  # node -> chunk -> value
+
+
+def chain(tag: str) -> Chain:
+    return Chain(
+        z3.Array(f"inch@{tag}", I, B),
+        z3.Array(f"alloc@{tag}", I, z3.ArraySort(I, B)),
+        z3.Array(f"data@{tag}", I, z3.ArraySort(I, I)),
+    )
+
+
+def reads(s: Chain, r: z3.ArithRef, c: z3.ArithRef, tag: str) -> tuple[z3.BoolRef, z3.ArithRef]:
+    """(constraints, value): node ``r`` reads ``value`` at chunk ``c`` (witness position ``j``, -1 for none)."""
+    j, v, k = z3.Int(f"j@{tag}"), z3.Int(f"v@{tag}"), z3.Int(f"k@{tag}")
+    nothing_above_j = z3.ForAll(
+        [k], z3.Implies(z3.And(k > j, k <= r, k >= 0, s.inch[k]), z3.Not(s.alloc[k][c])), patterns=[s.inch[k]]
+    )
+    found = z3.And(j >= 0, j <= r, s.inch[j], s.alloc[j][c], v == s.data[j][c])
+    return z3.And(nothing_above_j, z3.Or(z3.And(j == -1, v == 0), found)), v
+
+
+READER, CHUNK = z3.Ints("reader chunk")
+TOP, BASE, CURSOR, CHUNKS = z3.Ints("top base cursor chunks")
+#: Counterexamples on a short chain with few chunks, when one exists.
+SMALL = [z3.And(0 <= v, v <= 6) for v in (READER, CHUNK, TOP, CURSOR, CHUNKS)]
+
+
+def views_unchanged(before: Chain, after: Chain, premises: list[z3.BoolRef]) -> Outcome:
+    """Every node in both chains reads the same at every chunk."""
+    pre, v1 = reads(before, READER, CHUNK, "before")
+    post, v2 = reads(after, READER, CHUNK, "after")
+    reader = z3.And(READER >= 0, before.inch[READER], after.inch[READER])
+    return check_valid([*premises, reader, pre, post], v1 == v2, prefer=SMALL)
+
+
+def _first_allocated(s: Chain, lo: z3.ArithRef, hi: z3.ArithRef, c: z3.ArithRef, tag: str) -> tuple[z3.BoolRef, z3.ArithRef, z3.ArithRef]:
+    """(constraints, position, found): the highest chain position in (lo, hi) allocating ``c``, if ``found``."""
+    j, k, found = z3.Int(f"src@{tag}"), z3.Int(f"k@{tag}"), z3.Bool(f"found@{tag}")
+    none_above = z3.ForAll(
+        [k], z3.Implies(z3.And(k > z3.If(found, j, lo), k < hi, s.inch[k]), z3.Not(s.alloc[k][c])), patterns=[s.inch[k]]
+    )
+    where = z3.Implies(found, z3.And(j > lo, j < hi, s.inch[j], s.alloc[j][c]))
+    return z3.And(none_above, where), j, found
+
+
+def _write(s: Chain, node: z3.ArithRef, c: z3.ArithRef, value: z3.ArithRef, when: z3.BoolRef, tag: str) -> tuple[Chain, z3.BoolRef]:
+    """``s`` with chunk ``c`` of ``node`` allocated and set to ``value`` when ``when``."""
+    out = chain(tag)
+    alloc = z3.Store(s.alloc, node, z3.Store(s.alloc[node], c, True))
+    data = z3.Store(s.data, node, z3.Store(s.data[node], c, value))
+    same_chain = out.inch == s.inch
+    return out, z3.And(same_chain, out.alloc == z3.If(when, alloc, s.alloc), out.data == z3.If(when, data, s.data))
+
+
+def _job(top: z3.ArithRef, base: z3.ArithRef, s: Chain) -> z3.BoolRef:
+    """A stream from ``top`` to ``base`` (-1 for none) on chain ``s``."""
+    return z3.And(s.inch[top], base >= -1, base < top, z3.Or(base == -1, s.inch[base]))
+
+
+def copied_prefix(s: Chain, top: z3.ArithRef, base: z3.ArithRef, cursor: z3.ArithRef) -> z3.BoolRef:
+    """The stream job invariant: below the cursor, top allocates the chunk or no node between top and base does."""
+    c, k = z3.Ints("pc pk")
+    nothing_between = z3.ForAll([k], z3.Implies(z3.And(k > base, k < top, s.inch[k]), z3.Not(s.alloc[k][c])))
+    return z3.ForAll([c], z3.Implies(z3.And(c >= 0, c < cursor), z3.Or(s.alloc[top][c], nothing_between)))
+
+
+def data_claims(variant: str) -> list[tuple[str, Callable[[], Outcome], Callable[[Outcome], str]]]:
+    """(claim, proof, how to print its counterexample) for every data-moving action."""
+    top, base, cursor, chunks = TOP, BASE, CURSOR, CHUNKS
+    before = chain("before")
+    job = _job(top, base, before)
+
+    def stream_copy() -> Outcome:
+        src_lo = base if variant != "copy-reads-base" else z3.IntVal(-1)
+        src_hi = top if variant != "copy-reads-base" else base + 1
+        found_src, j, found = _first_allocated(before, src_lo, src_hi, cursor, "copy")
+        copy = z3.And(z3.Not(before.alloc[top][cursor]), found)
+        after, effect = _write(before, top, cursor, before.data[j][cursor], copy, "after-copy")
+        return views_unchanged(before, after, [job, cursor >= 0, found_src, effect])
+
+    def complete(cancelled: bool) -> Callable[[], Outcome]:
+        def prove() -> Outcome:
+            after = chain("after-complete")
+            k = z3.Int("ck")
+            redirect = z3.BoolVal(not cancelled or variant == "cancel-changes-chain")
+            dropped = z3.ForAll([k], after.inch[k] == z3.And(before.inch[k], z3.Not(z3.And(redirect, k > base, k < top))))
+            progress = cursor == chunks if not cancelled else z3.And(cursor >= 0, cursor <= chunks)
+            premises = [
+                job,
+                chunks >= 1,
+                progress,
+                copied_prefix(before, top, base, cursor),
+                dropped,
+                after.alloc == before.alloc,
+                after.data == before.data,
+            ]
+            return views_unchanged(before, after, [*premises, CHUNK >= 0, CHUNK < chunks])
+
+        return prove
+
+    def prefix_kept_by_copy() -> Outcome:
+        found_src, j, found = _first_allocated(before, base, top, cursor, "copy")
+        copy = z3.And(z3.Not(before.alloc[top][cursor]), found)
+        after, effect = _write(before, top, cursor, before.data[j][cursor], copy, "after-copy")
+        premises = [job, cursor >= 0, found_src, effect, copied_prefix(before, top, base, cursor)]
+        return check_valid(premises, copied_prefix(after, top, base, cursor + 1))
+
+    def show(after: str) -> Callable[[Outcome], str]:
+        return lambda outcome: describe_chains(outcome.model, [before, chain(after)], top, base, cursor)
+
+    return [
+        ("guest-view: a stream copies one chunk", stream_copy, show("after-copy")),
+        ("guest-view: stream_complete after success", complete(False), show("after-complete")),
+        ("guest-view: stream_complete of a cancelled job", complete(True), show("after-complete")),
+        ("guest-view: copies keep the copied-prefix invariant", prefix_kept_by_copy, show("after-copy")),
+    ]
+
+
+def describe_chains(model: z3.ModelRef | None, states: list[Chain], top: z3.ArithRef, base: z3.ArithRef, cursor: z3.ArithRef) -> str:
+    """The counterexample as chains with per-node contents, for the positions the model mentions."""
+    if model is None:
+        return ""
+
+    def val(term: z3.ExprRef) -> int | bool:
+        v = model.eval(term, model_completion=True)
+        return z3.is_true(v) if z3.is_bool(v) else v.as_long()
+
+    t, b, cur, reader, chunk = val(top), val(base), val(cursor), val(READER), val(CHUNK)
+    lines = [
+        f"stream top=position {t}, base={'none' if b == -1 else f'position {b}'}, cursor={cur}; "
+        f"node {reader} reads chunk {chunk} differently"
+    ]
+    positions = range(max(0, min(b, t, reader) - 2), max(t, reader) + 1)
+    for s in states:
+        name = str(s.inch).split("@")[1]
+        cells = []
+        for p in positions:
+            if not val(s.inch[p]):
+                continue
+            cell = str(val(s.data[p][chunk])) if val(s.alloc[p][chunk]) else "-"
+            cells.append(f"[{p}: {cell}]")
+        lines.append(f"  {name}: " + " <- ".join(cells) + f"   (position: contents of chunk {chunk}; - = unallocated)")
+    return "\n".join(lines)
+
