@@ -10,18 +10,19 @@ model's properties is replayed as well.
 
 Exit codes: 0 when QEMU and the model agree on every step of every trace;
 13 when they disagree anywhere (each disagreement is written as a Markdown
-report, both sides step by step, into ``out_dir``); 2 when QEMU is missing.
+report, both sides step by step, into ``out_dir``).  ``blockcheck conform``
+refuses to start (exit 151, with the install command) when QEMU is missing.
 """
 
 from __future__ import annotations
 
-import argparse
 import random
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from blockcheck.checker.exitcodes import ExitCode
 from blockcheck.checker.search import explore
 from blockcheck.model.qemu72_model import Qemu72Model
 from blockcheck.model.scenario import Scenario
@@ -31,9 +32,9 @@ from .harness import INSTALL_HINT, missing_binaries
 from .replay import Replayer, ReplayReport
 
 #: Exit code when QEMU and the model disagree (as the checker's 1x codes).
-DISAGREE = 13
+DISAGREE = int(ExitCode.LIVENESS)
 #: Exit code when the QEMU binaries are missing (a usage problem).
-NO_QEMU = 2
+NO_QEMU = int(ExitCode.USAGE_ERROR)
 
 
 def random_walk(model: Qemu72Model, rng: random.Random, steps: int) -> list[dict[str, Any]]:
@@ -72,7 +73,7 @@ def run_conform(
 ) -> int:
     """Replay ``n_traces`` random walks (and the counterexamples) on QEMU.
 
-    Returns the exit code: 0 full agreement, 13 any disagreement, 2 no QEMU.
+    Returns the exit code: 0 full agreement, 13 any disagreement, 151 no QEMU.
     """
     missing = missing_binaries()
     if missing:
@@ -102,29 +103,3 @@ def run_conform(
         f"({compared} steps compared, {drains} drain steps followed) in {seconds:.1f} s"
     )
     return DISAGREE if bad else 0
-
-
-def add_conform_command(subparsers: Any) -> None:
-    """Add ``conform`` to an argparse sub-command set; its ``func`` returns the exit code."""
-    p = subparsers.add_parser("conform", help="replay the qemu-7.2 model on a real QEMU and compare")
-    p.add_argument("--traces", type=int, default=100, help="random walks to replay (default 100)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the walks (default 0)")
-    p.add_argument("--steps", type=int, default=12, help="lines per walk (default 12)")
-    p.add_argument("--out", type=Path, default=None, help="folder for the disagreement reports")
-    p.add_argument("--no-counterexamples", action="store_true", help="replay the random walks only")
-    p.set_defaults(
-        func=lambda a: run_conform(
-            a.traces, a.seed, a.out, steps=a.steps, with_counterexamples=not a.no_counterexamples
-        )
-    )
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="blockcheck")
-    add_conform_command(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

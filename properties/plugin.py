@@ -6,7 +6,7 @@ and only this room may import both.
 Registered in pyproject.toml under the ``blockcheck.models`` entry-point
 group as ``qemu-block``.  Besides ``check`` it adds ``replay`` (run a QMP
 script against the model), ``mutants`` (the matrix of fault variants against
-property families).
+property families) and ``conform`` (the qemu-7.2 model against real QEMU).
 """
 
 from __future__ import annotations
@@ -14,20 +14,30 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 
 from blockcheck.checker.exitcodes import ExitCode
 from blockcheck.checker.registry import Build, UsageError
 
-from blockcheck.model.block_model import BlockModel
+from blockcheck.checker.api import Model
+from blockcheck.checker.property import Property
+from blockcheck.model.answers import Answer
 from blockcheck.model.commands import COMMANDS, JOB_STEPS, Executor, ScriptError, parse_script
+from blockcheck.model.qemu72_model import Qemu72Model
+from blockcheck.model.qemu72_script import Executor72
+from blockcheck.model.profiles import PROFILES, make_model
 from blockcheck.model.scenario import DEFAULT_COMMANDS, GRAPH_COMMANDS, Scenario, ScenarioError
 from blockcheck.model.variants import VARIANTS
 
 from .block import block_properties
+from .qemu72 import qemu72_properties
 
-PROFILES = {"seed": "the 2015 design: jobs owned by nodes, found by node name (the default)"}
+PROFILE_TEXT = {
+    "seed": "the 2015 design: jobs owned by nodes, found by node name (the default)",
+    "qemu-7.2": "QEMU 7.2 as qemu-storage-daemon answers: job IDs, copy-on-read filter, JobStatus verbs, finalize/dismiss",
+}
 
 
 def scenario_from_args(args: argparse.Namespace) -> Scenario:
@@ -36,6 +46,8 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
         raise UsageError(f"unknown variant {args.variant!r}; known variants: {', '.join(VARIANTS)}")
     if args.profile not in PROFILES:
         raise UsageError(f"unknown profile {args.profile!r}; known profiles: {', '.join(PROFILES)}")
+    if args.profile != "seed" and args.variant != "none":
+        raise UsageError("fault variants belong to the seed profile; drop --variant or use --profile seed")
     commands = tuple(c.strip() for c in args.commands.split(",") if c.strip()) if args.commands else DEFAULT_COMMANDS
     try:
         return Scenario(
@@ -54,10 +66,14 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
         raise UsageError(str(exc)) from None
 
 
-def build_model(scenario: Scenario) -> tuple[BlockModel, list]:
-    """The model and its properties for a scenario."""
-    model = BlockModel(scenario)
-    return model, block_properties(model)
+def build_model(scenario: Scenario) -> tuple[Model, list[Property]]:
+    """The model of the scenario's profile and that profile's properties."""
+    try:
+        model = make_model(scenario)
+    except ScenarioError as exc:
+        raise UsageError(str(exc)) from None
+    properties = qemu72_properties(model) if scenario.profile == "qemu-7.2" else block_properties(model)
+    return model, properties
 
 
 class QemuBlockPlugin:
@@ -87,9 +103,9 @@ class QemuBlockPlugin:
         return Build(model, props, f"{model.name}: {scenario.describe()}")
 
     def listing(self) -> dict[str, list[tuple[str, str]]]:
-        props = block_properties(BlockModel(Scenario()))
+        _, props = build_model(Scenario())
         return {
-            "profiles": sorted(PROFILES.items()),
+            "profiles": list(PROFILE_TEXT.items()),
             "variants": list(VARIANTS.items()),
             "properties (default scenario)": [(p.name, p.meaning) for p in props],
             "commands the model answers": [(c, "QMP command") for c in COMMANDS],
@@ -115,6 +131,14 @@ class QemuBlockPlugin:
         mutants.add_argument("--quiet", "-q", action="store_true", help="no progress line")
         mutants.set_defaults(handler=run_mutants)
 
+        conform = subparsers.add_parser("conform", help="replay random walks of the qemu-7.2 model on a real qemu-storage-daemon and compare")
+        conform.add_argument("--traces", type=_count, default=100, help="random walks to replay (default: %(default)s)")
+        conform.add_argument("--seed", type=int, default=0, help="seed of the walks (default: %(default)s)")
+        conform.add_argument("--steps", type=_count, default=12, help="script lines per walk (default: %(default)s)")
+        conform.add_argument("--out", type=Path, help="folder for a report per disagreeing trace")
+        conform.add_argument("--no-counterexamples", action="store_true", help="replay the random walks only")
+        conform.set_defaults(handler=run_conform_command)
+
 
 def run_replay(args: argparse.Namespace, plugin: QemuBlockPlugin) -> int:
     scenario = scenario_from_args(args)
@@ -122,17 +146,24 @@ def run_replay(args: argparse.Namespace, plugin: QemuBlockPlugin) -> int:
         text = sys.stdin.read() if str(args.script) == "-" else args.script.read_text()
     except OSError as exc:
         raise UsageError(f"cannot read the script {args.script} ({exc.strerror}); give a readable file") from None
-    model = BlockModel(scenario)
-    executor = Executor(model.rules)
+    model, _ = build_model(scenario)
+    execute = _executor(model)
     state = model.init_states()[0]
     try:
         lines = parse_script(text)
         for number, line in enumerate(lines, start=1):
-            answer, state = executor.execute(state, line)
+            answer, state = execute(state, line)
             _print_replay_step(args.json, number, line, answer.to_json(), model.format_state(state))
     except ScriptError as exc:
         raise UsageError(f"{args.script}: {exc}") from None
     return int(ExitCode.OK)
+
+
+def _executor(model: Model) -> Callable[[tuple, dict], tuple[Answer, tuple]]:
+    """The script interpreter of the model's profile."""
+    if isinstance(model, Qemu72Model):
+        return Executor72(model.rules).execute
+    return Executor(model.rules).execute
 
 
 def _print_replay_step(as_json: bool, number: int, line: dict, answer: dict, chain: str) -> None:
@@ -142,6 +173,22 @@ def _print_replay_step(as_json: bool, number: int, line: dict, answer: dict, cha
     print(f"{number:>3} -> {json.dumps(line, sort_keys=True)}")
     print(f"    <- {json.dumps(answer, sort_keys=True)}")
     print(f"       {chain}")
+
+
+def _count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
+
+
+def run_conform_command(args: argparse.Namespace, plugin: QemuBlockPlugin) -> int:
+    from blockcheck.conformance.cli import run_conform
+    from blockcheck.conformance.harness import INSTALL_HINT, missing_binaries
+
+    missing = missing_binaries()
+    if missing:
+        raise UsageError(f"conform needs {', '.join(missing)}; install them: {INSTALL_HINT}")
+    return run_conform(args.traces, args.seed, args.out, steps=args.steps, with_counterexamples=not args.no_counterexamples)
 
 
 def run_mutants(args: argparse.Namespace, plugin: QemuBlockPlugin) -> int:

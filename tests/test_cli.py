@@ -185,3 +185,18 @@ def test_format_without_report_writes_to_the_default_folder(capsys, tmp_path, mo
     code, out, _ = run(capsys, "check", *SMALL, "--variant", "root-only-query", "-q", "--format", "junit")
     assert code == ExitCode.INVARIANT
     assert (tmp_path / "blockcheck-report" / "junit.xml").is_file()
+
+
+def test_the_qemu72_profile_checks_clean_and_refuses_seed_variants(capsys):
+    code, out, _ = run(capsys, "check", "--profile", "qemu-7.2", "-q")
+    assert code == ExitCode.OK and "4805 distinct" in out
+    code, _, err = run(capsys, "check", "--profile", "qemu-7.2", "--variant", "early-unblock")
+    assert code == ExitCode.USAGE_ERROR and "fault variants belong to the seed profile" in err
+
+
+def test_replay_speaks_the_profile_of_the_scenario(capsys, tmp_path):
+    script = tmp_path / "s.jsonl"
+    script.write_text('{"execute": "block-stream", "arguments": {"device": "D", "base-node": "B"}}\n')
+    code, out, _ = run(capsys, "replay", "--profile", "qemu-7.2", str(script), "--json")
+    assert code == 0
+    assert json.loads(out)["answer"] == {"error": {"class": "GenericError", "desc": "Invalid job ID ''"}}
