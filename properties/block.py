@@ -305,18 +305,15 @@ def block_properties(model: BlockModel) -> list[Property]:
 
 def _per_node_liveness(model: BlockModel) -> list[Property]:
     """Liveness per owning node: fairness is per job, so is the claim."""
-    scenario = model.scenario
     props = []
-    for node, name in enumerate(scenario.node_names):
-        has_job, cancelled, finished = _job_predicates(node)
-        not_has_job = _negate(has_job)
+    for node, name in enumerate(model.scenario.node_names):
         props.append(
             leads_to(
                 f"cancel-runs-complete.live:{name}",
                 f"once the job owned by {name} is cancelled, its coroutine returns and stream_complete is scheduled",
-                cancelled,
-                finished,
-                witness=cancelled,
+                cancelled_on(node),
+                finished_on(node),
+                witness=cancelled_on(node),
                 group="cancel-runs-complete",
             )
         )
@@ -324,29 +321,39 @@ def _per_node_liveness(model: BlockModel) -> list[Property]:
             leads_to(
                 f"jobs-end:{name}",
                 f"every job owned by {name} eventually ends, given fair job steps and that a paused job is resumed",
-                has_job,
-                not_has_job,
-                witness=has_job,
+                job_on(node),
+                negate(job_on(node)),
+                witness=job_on(node),
                 group="jobs-end",
             )
         )
     return props
 
 
-def _job_predicates(node: int) -> tuple[Callable[[tuple], bool], ...]:
-    def has_job(state: tuple) -> bool:
-        return find_job(state[JOBS], node) is not None
+def job_on(node: int) -> Callable[[tuple], bool]:
+    """A predicate: a job owned by ``node`` exists."""
+    return lambda state: find_job(state[JOBS], node) is not None
+
+
+def cancelled_on(node: int) -> Callable[[tuple], bool]:
+    """A predicate: the job owned by ``node`` has been cancelled."""
 
     def cancelled(state: tuple) -> bool:
         job = find_job(state[JOBS], node)
         return job is not None and bool(job[J_FLAGS] & CANCELLED)
 
+    return cancelled
+
+
+def finished_on(node: int) -> Callable[[tuple], bool]:
+    """A predicate: the job owned by ``node`` has returned and waits for stream_complete."""
+
     def finished(state: tuple) -> bool:
         job = find_job(state[JOBS], node)
         return job is not None and job[J_STATUS] == Status.FINISHED
 
-    return has_job, cancelled, finished
+    return finished
 
 
-def _negate(pred: Callable[[tuple], bool]) -> Callable[[tuple], bool]:
+def negate(pred: Callable[[tuple], bool]) -> Callable[[tuple], bool]:
     return lambda state: not pred(state)

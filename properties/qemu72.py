@@ -19,7 +19,6 @@ copied out here), not from the rules it checks.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 
 from blockcheck.checker.property import Property, always, leads_to, transition
 from blockcheck.model.qemu72 import JobStatus, nodes_of
@@ -46,7 +45,7 @@ from blockcheck.model.state import (
     view,
 )
 
-from .block import touched
+from .block import cancelled_on, job_on, negate, touched
 
 S = JobStatus
 #: Statuses in which QEMU 7.2 accepts block-job-set-speed (§5.3).
@@ -304,15 +303,13 @@ def _per_node_liveness(model: Qemu72Model) -> list[Property]:
     """Per top node, as in :mod:`.block`: fairness is per job, so is the claim."""
     props = []
     for node, name in enumerate(model.scenario.node_names):
-        has_job, cancelled = _job_predicates(node)
-        gone = _negate(has_job)
         props.append(
             leads_to(
                 f"cancel-runs-complete.live:{name}",
                 f"once the job on {name} is cancelled it is concluded, and the user dismissing it, it goes",
-                cancelled,
-                gone,
-                witness=cancelled,
+                cancelled_on(node),
+                negate(job_on(node)),
+                witness=cancelled_on(node),
                 group="cancel-runs-complete",
             )
         )
@@ -320,25 +317,10 @@ def _per_node_liveness(model: Qemu72Model) -> list[Property]:
             leads_to(
                 f"jobs-end:{name}",
                 f"every job on {name} eventually ends, given fair job steps and a user who resumes, finalizes and dismisses",
-                has_job,
-                gone,
-                witness=has_job,
+                job_on(node),
+                negate(job_on(node)),
+                witness=job_on(node),
                 group="jobs-end",
             )
         )
     return props
-
-
-def _job_predicates(node: int) -> tuple[Callable[[tuple], bool], ...]:
-    def has_job(state: tuple) -> bool:
-        return find_job(state[JOBS], node) is not None
-
-    def cancelled(state: tuple) -> bool:
-        job = find_job(state[JOBS], node)
-        return job is not None and bool(job[J_FLAGS] & CANCELLED)
-
-    return has_job, cancelled
-
-
-def _negate(pred: Callable[[tuple], bool]) -> Callable[[tuple], bool]:
-    return lambda state: not pred(state)
