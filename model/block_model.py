@@ -64,11 +64,13 @@ class BlockModel(Model):
         return [initial_state(s.chain_length, s.chunks, s.guest_writes, s.jobs_per_run)]
 
     # -- transitions --------------------------------------------------------
-    def successors(self, state: tuple) -> Iterator[tuple[tuple, tuple]]:
+    def successors(self, state: tuple) -> list[tuple[tuple, tuple]]:
+        out = []
         for action in self._candidates(state):
             answer, nxt = self.apply(state, action)
             if answer.ok and nxt != state:
-                yield action, nxt
+                out.append((action, nxt))
+        return out
 
     def actions(self, state: tuple) -> list[tuple]:
         return [action for action, _ in self.successors(state)]
