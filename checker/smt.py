@@ -43,21 +43,30 @@ def check_valid(
     """Is ``And(premises) => goal`` valid?  Violated comes with a model of premises and not goal.
 
     When it is violated and some counterexample also satisfies ``prefer``
-    (small numbers, say), that one is returned: it reads better.
+    (small numbers, say), that one is returned: it reads better.  With
+    quantifiers, a counterexample within ``prefer`` is also found much
+    sooner, so ``prefer`` is tried first, briefly; its model is a model of
+    the unrestricted query too, so nothing is lost.
     """
     solver = z3.Solver()
     solver.set("timeout", timeout_ms)
     solver.add(*premises)
     solver.add(z3.Not(goal))
     started = time.perf_counter()
+    if prefer:
+        solver.push()
+        solver.set("timeout", min(timeout_ms, 5_000))
+        solver.add(*prefer)
+        if solver.check() == z3.sat:
+            return Outcome(Status.VIOLATED, solver.model(), time.perf_counter() - started)
+        solver.pop()
+        solver.set("timeout", timeout_ms)
     answer = solver.check()
     seconds = time.perf_counter() - started
     if answer == z3.unsat:
         return Outcome(Status.PROVED, seconds=seconds)
     if answer == z3.sat:
         model = solver.model()
-        if prefer and solver.check(*prefer) == z3.sat:
-            model = solver.model()
         return Outcome(Status.VIOLATED, model, time.perf_counter() - started)
     return Outcome(Status.UNKNOWN, seconds=seconds, reason=solver.reason_unknown())
 
@@ -101,17 +110,23 @@ def induction(
     safety: Callable[[Any], z3.BoolRef],
     background: Sequence[z3.BoolRef] = (),
     timeout_ms: int = 60_000,
+    prefer: Sequence[z3.BoolRef] = (),
+    consecution: Outcome | None = None,
 ) -> Induction:
     """Init => Inv;  Inv and Next => Inv';  Inv => Safety.
 
     ``init`` constrains ``pre``; ``trans`` relates ``pre`` to ``post``;
     ``inv`` and ``safety`` build a formula for either state.  ``background``
     holds facts true of every state (sizes, ranges) and is assumed for both.
+    ``prefer`` is passed to :func:`check_valid`; a ``consecution`` already
+    checked for the same invariant and relation is reused, not re-asked.
     """
+    if consecution is None:
+        consecution = check_valid([*background, inv(pre), trans], inv(post), timeout_ms, prefer)
     return Induction(
-        initiation=check_valid([*background, init], inv(pre), timeout_ms),
-        consecution=check_valid([*background, inv(pre), trans], inv(post), timeout_ms),
-        safety=check_valid([*background, inv(pre)], safety(pre), timeout_ms),
+        initiation=check_valid([*background, init], inv(pre), timeout_ms, prefer),
+        consecution=consecution,
+        safety=check_valid([*background, inv(pre)], safety(pre), timeout_ms, prefer),
     )
 
 

@@ -1,0 +1,37 @@
+"""Benchmark of ``blockcheck prove``: the scenario-free proofs, and BMC of the default scenario.
+
+    python bench/bench_prove.py [--runs 3]
+
+Prints the median over the runs of (1) every data and all-lengths proof of
+run_prove and (2) BMC of every safety property of the default scenario to
+the depth of the longest BFS counterexample (properties.proofs.BMC_DEPTH).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from blockcheck.model.scenario import Scenario
+from blockcheck.properties.proofs import BMC_DEPTH, bmc_rows, proof_rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    runs = parser.parse_args().runs
+    proofs, bmc = [], []
+    for _ in range(runs):
+        started = time.perf_counter()
+        proof_rows("none")
+        proofs.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        bmc_rows(Scenario(), BMC_DEPTH)
+        bmc.append(time.perf_counter() - started)
+    print(f"proofs (data + all chain lengths), seed profile: median {statistics.median(proofs):.1f} s over {runs} runs")
+    print(f"BMC, default scenario, k = {BMC_DEPTH}: median {statistics.median(bmc):.1f} s over {runs} runs")
+
+
+if __name__ == "__main__":
+    main()
