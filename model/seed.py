@@ -350,6 +350,8 @@ class SeedRules:
         c = job[J_CURSOR]
         if job[J_KIND] == Kind.STREAM:
             target, sources = job[J_TOP], between(backing, job[J_TOP], job[J_BASE])
+            if self.variant == "copy-reads-base":
+                sources = (job[J_BASE], *chain_below(backing, job[J_BASE])) if job[J_BASE] != NONE else ()
             skip = bool(data[target][c])  # allocated in top: nothing to copy
         else:
             target, sources = job[J_BASE], [job[J_TOP], *between(backing, job[J_TOP], job[J_BASE])]

@@ -33,6 +33,11 @@ VARIANTS: dict[str, str] = {
         "stream_complete redirects the backing link even for a cancelled job, like the job that still "
         "ran .commit after cancel (qemu-domain.md §7, 35d6b368f2)"
     ),
+    "copy-reads-base": (
+        "a stream's copy reads each chunk as the base sees it (the base and below) instead of through "
+        "the nodes between top and base, so their data is skipped (the copy must see what the top sees, "
+        "qemu-domain.md §2.4)"
+    ),
     "cancel-never-completes": (
         "a cancelled job's deferred stream_complete is never scheduled, so the job hangs"
     ),

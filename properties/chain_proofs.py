@@ -233,7 +233,7 @@ def chain_claims(variant: str) -> list[tuple[str, Callable[[], Induction], Calla
         """Inv and Next => Inv', one action at a time: z3 settles each much sooner than their disjunction."""
         total = 0.0
         for step in steps.values():
-            outcome = check_valid([N >= 2, invariant(pre), step], invariant(post), 30_000)
+            outcome = check_valid([N >= 2, invariant(pre), step], invariant(post))
             total += outcome.seconds
             if outcome.status is not Status.PROVED:
                 return outcome
@@ -244,7 +244,7 @@ def chain_claims(variant: str) -> list[tuple[str, Callable[[], Induction], Calla
             if "consecution" not in shared:
                 shared["consecution"] = consecution()
             result = induction(
-                init(pre), invariant, trans, pre, post, safety, [N >= 2], 30_000, small, shared["consecution"]
+                init(pre), invariant, trans, pre, post, safety, [N >= 2], prefer=small, consecution=shared["consecution"]
             )
             shared["consecution"] = result.consecution
             return result
@@ -267,13 +267,13 @@ def chain_claims(variant: str) -> list[tuple[str, Callable[[], Induction], Calla
         owner = z3.Int("owner")
         own = z3.Or(steps["job returns"], steps["stream_complete"])
         isolated = z3.ForAll([y, o], z3.Implies(z3.And(changed, involved(pre, o, y)), z3.And(own, o == owner)))
-        return check_valid([N >= 2, invariant(pre), trans], isolated, 30_000, small)
+        return check_valid([N >= 2, invariant(pre), trans], isolated, prefer=small)
 
     def stream_checked() -> Outcome:
         """An accepted stream finds no blocker from its top down to, not including, its base."""
         t, b, y, k = z3.Ints("t b sy sk")
         hit = z3.Exists([y, k], z3.And(node(k), z3.Or(y == t, z3.And(pre.inch[y], y > b, y < t)), pre.blk[y][k]))
-        return check_valid([N >= 2, invariant(pre), steps["block-stream"]], z3.Not(hit), 30_000, small)
+        return check_valid([N >= 2, invariant(pre), steps["block-stream"]], z3.Not(hit), prefer=small)
 
     def show(result: Induction | Outcome) -> str:
         return describe(result, pre, post)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import z3
 
-from blockcheck.checker.smt import Outcome, Status, check_valid
+from blockcheck.checker.smt import Outcome, check_valid
 
 I = z3.IntSort()
 B = z3.BoolSort()

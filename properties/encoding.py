@@ -54,14 +54,6 @@ from blockcheck.model.state import (
 
 RUNNING, PAUSED, FINISHED = int(Status.RUNNING), int(Status.PAUSED), int(Status.FINISHED)
 
-#: Fault variants the encoding knows beyond model/variants.py (its own parameters).
-ENCODING_VARIANTS: dict[str, str] = {
-    "copy-reads-base": (
-        "a stream's copy reads each chunk as the base sees it (the base and below) instead of through "
-        "the top's backing file, so data held by the nodes between top and base is skipped"
-    ),
-}
-
 JOB_ACTIONS = ("job-copy", "job-io-error", "job-exit", "stream-complete")
 
 

@@ -131,6 +131,9 @@ class QemuBlockPlugin:
         mutants.add_argument("--quiet", "-q", action="store_true", help="no progress line")
         mutants.set_defaults(handler=run_mutants)
 
+        prove = subparsers.add_parser("prove", parents=[options], help="z3 proofs: all contents, all chain lengths, and BMC of the safety properties")
+        prove.set_defaults(handler=run_prove_command)
+
         conform = subparsers.add_parser("conform", help="replay random walks of the qemu-7.2 model on a real qemu-storage-daemon and compare")
         conform.add_argument("--traces", type=_count, default=100, help="random walks to replay (default: %(default)s)")
         conform.add_argument("--seed", type=int, default=0, help="seed of the walks (default: %(default)s)")
@@ -189,6 +192,15 @@ def run_conform_command(args: argparse.Namespace, plugin: QemuBlockPlugin) -> in
     if missing:
         raise UsageError(f"conform needs {', '.join(missing)}; install them: {INSTALL_HINT}")
     return run_conform(args.traces, args.seed, args.out, steps=args.steps, with_counterexamples=not args.no_counterexamples)
+
+
+def run_prove_command(args: argparse.Namespace, plugin: QemuBlockPlugin) -> int:
+    from .proofs import run_prove
+
+    scenario = scenario_from_args(args)
+    if scenario.profile != "seed":
+        raise UsageError("the z3 proofs encode the seed profile; drop --profile or use --profile seed")
+    return run_prove(scenario, scenario.variant)
 
 
 def run_mutants(args: argparse.Namespace, plugin: QemuBlockPlugin) -> int:

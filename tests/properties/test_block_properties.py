@@ -47,6 +47,7 @@ EXPECTED = {
     "device-field-empty": {"ownership-and-reporting"},
     "early-unblock": {"isolation"},
     "cancel-changes-chain": {"chain-integrity", "guest-view-unchanged"},
+    "copy-reads-base": {"guest-view-unchanged"},
     "cancel-never-completes": {"jobs-end"},
 }
 
@@ -83,7 +84,7 @@ def test_the_counterexample_replays_through_the_qmp_script_layer():
 
 
 def test_a_missing_family_or_an_uncaught_variant_is_reported(matrix):
-    rows = [row for row in matrix.values() if row.variant != "cancel-changes-chain"]
+    rows = [row for row in matrix.values() if row.variant not in ("cancel-changes-chain", "copy-reads-base")]
     problems = holes(rows)
     assert any("chain-integrity" in p for p in problems)
     assert any("guest-view-unchanged" in p for p in problems)
