@@ -293,7 +293,11 @@ def render_rows(rows: Sequence[Row], title: str, out: IO[str] | None = None) -> 
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=out, highlight=False, width=160 if out is not None else None)
+    import sys
+
+    # Off a terminal (CI logs, files) rich would wrap at 80 columns; logs are wider.
+    wide = out is not None or not sys.stdout.isatty()
+    console = Console(file=out, highlight=False, width=140 if wide else None)
     table = Table(title=title)
     for column in ("claim", "scope", "result", "seconds"):
         table.add_column(column, justify="right" if column == "seconds" else "left")
