@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterator
 from typing import Any
 
-from blockcheck.checker.api import Fairness, Model
+from blockcheck.checker.api import Fairness
 
 from . import answers as A
+from .command_model import CommandModel
 from .commands import JOB_STEPS, action_to_line, format_line
 from .drawing import state_to_dot
 from .scenario import Scenario
@@ -40,13 +41,12 @@ from .state import (
     Status,
     chain_below,
     in_chain,
-    initial_state,
 )
 
 USER_ACTIONS = ("block-stream", "block-commit", "block-job-cancel", "block-job-pause", "block-job-resume", "guest-write")
 
 
-class BlockModel(Model):
+class BlockModel(CommandModel):
     """One profile, one scenario, one fault variant of QEMU's block-job rules."""
 
     def __init__(self, scenario: Scenario) -> None:
@@ -58,25 +58,6 @@ class BlockModel(Model):
             s for s in JOB_STEPS if s != "commit-complete" or "block-commit" in enabled
         )
         self._commands = frozenset(scenario.commands)
-
-    def init_states(self) -> list[tuple]:
-        s = self.scenario
-        return [initial_state(s.chain_length, s.chunks, s.guest_writes, s.jobs_per_run)]
-
-    # -- transitions --------------------------------------------------------
-    def successors(self, state: tuple) -> list[tuple[tuple, tuple]]:
-        out = []
-        for action in self._candidates(state):
-            answer, nxt = self.apply(state, action)
-            if answer.ok and nxt != state:
-                out.append((action, nxt))
-        return out
-
-    def actions(self, state: tuple) -> list[tuple]:
-        return [action for action, _ in self.successors(state)]
-
-    def next_state(self, state: tuple, action: tuple) -> tuple:
-        return self.apply(state, action)[1]
 
     def apply(self, state: tuple, action: tuple) -> tuple[A.Answer, tuple]:
         """QEMU's answer to ``action`` and the state after it (refusals keep the state)."""
@@ -96,7 +77,7 @@ class BlockModel(Model):
             return rules.guest_write(state, action[1])
         return A.OK, rules.job_step(state, action)
 
-    def _candidates(self, state: tuple) -> Iterator[tuple]:
+    def candidates(self, state: tuple) -> Iterator[tuple]:
         """Every command the user could send now, accepted or not, then the job steps."""
         commands, rules = self._commands, self.rules
         backing, jobs = state[BACKING], state[JOBS]
@@ -158,10 +139,6 @@ class BlockModel(Model):
     def action_to_json(self, action: tuple) -> dict[str, Any]:
         """The action as a line of a replayable script (see model.commands)."""
         return action_to_line(self.rules, action)
-
-    def answer(self, state: tuple, action: tuple) -> dict[str, Any]:
-        """QEMU's reply to the action in ``state``; job steps answer ``{"return": {}}``."""
-        return self.apply(state, action)[0].to_json()
 
     def state_to_json(self, state: tuple) -> dict[str, Any]:
         """The state as named variables, for ITF traces and JSON output."""

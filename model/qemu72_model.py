@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterator
 from typing import Any
 
-from blockcheck.checker.api import Fairness, Model
+from blockcheck.checker.api import Fairness
 
 from . import answers as A
+from .command_model import CommandModel
 from .commands import format_line
 from .qemu72 import JobStatus, Qemu72Rules, chain_nodes, nodes_of
 from .qemu72_script import action_to_line
@@ -35,7 +36,6 @@ from .state import (
     NONE,
     WRITES_LEFT,
     chain_below,
-    initial_state,
 )
 
 #: User actions, in the order the candidates are tried.
@@ -54,7 +54,7 @@ USER_ACTIONS = (
 FAIR_VERBS = ("block-job-resume", "block-job-finalize", "block-job-dismiss")
 
 
-class Qemu72Model(Model):
+class Qemu72Model(CommandModel):
     """One scenario of QEMU 7.2's block-stream rules (profile ``qemu-7.2``)."""
 
     def __init__(self, scenario: Scenario) -> None:
@@ -66,25 +66,6 @@ class Qemu72Model(Model):
         enabled = set(scenario.commands) | {"block-job-finalize", "block-job-dismiss", "guest-write"}
         self.action_names = tuple(a for a in USER_ACTIONS if a in enabled) + ("job-copy",)
         self._commands = frozenset(enabled)
-
-    def init_states(self) -> list[tuple]:
-        s = self.scenario
-        return [initial_state(s.chain_length, s.chunks, s.guest_writes, s.jobs_per_run)]
-
-    # -- transitions ------------------------------------------------------------
-    def successors(self, state: tuple) -> list[tuple[tuple, tuple]]:
-        out = []
-        for action in self.candidates(state):
-            answer, nxt = self.apply(state, action)
-            if answer.ok and nxt != state:
-                out.append((action, nxt))
-        return out
-
-    def actions(self, state: tuple) -> list[tuple]:
-        return [action for action, _ in self.successors(state)]
-
-    def next_state(self, state: tuple, action: tuple) -> tuple:
-        return self.apply(state, action)[1]
 
     def apply(self, state: tuple, action: tuple) -> tuple[A.Answer, tuple]:
         """QEMU's answer to ``action`` and the state after it (refusals keep the state)."""
@@ -150,9 +131,6 @@ class Qemu72Model(Model):
 
     def action_to_json(self, action: tuple) -> dict[str, Any]:
         return action_to_line(self.rules, action)
-
-    def answer(self, state: tuple, action: tuple) -> dict[str, Any]:
-        return self.apply(state, action)[0].to_json()
 
     def format_state(self, state: tuple) -> str:
         """The chain top first as QEMU's graph shows it, then the jobs:

@@ -81,6 +81,25 @@ def touched(before: tuple, after: tuple, root: int) -> set[int]:
     return nodes
 
 
+def guest_views_unchanged(before: tuple, action: tuple, after: tuple, root: int, exempt: set[int] = frozenset()) -> bool:
+    """Every node in the chain before and after reads the same data, but for the guest's own write.
+
+    ``exempt`` nodes (a commit's base) may change.
+    """
+    if before[BACKING] == after[BACKING] and before[DATA] == after[DATA]:
+        return True
+    readers = (in_chain(before[BACKING], root) & in_chain(after[BACKING], root)) - exempt
+    for node in readers:
+        old = view(before[BACKING], before[DATA], node)
+        new = view(after[BACKING], after[DATA], node)
+        if action[0] == "guest-write" and node == root:
+            chunk = action[1]
+            old = old[:chunk] + (after[DATA][root][chunk],) + old[chunk + 1 :]
+        if old != new:
+            return False
+    return True
+
+
 def _own_step(action: tuple, job: tuple) -> bool:
     return action[0] in JOB_STEPS and action[1] == job[J_OWNER]
 
@@ -189,19 +208,9 @@ def block_properties(model: BlockModel) -> list[Property]:
 
     # 6. guest-view-unchanged -----------------------------------------------------------
     def views_unchanged(before: tuple, action: tuple, after: tuple) -> bool:
-        if before[BACKING] == after[BACKING] and before[DATA] == after[DATA]:
-            return True
+        # A commit writes its base on purpose: only what is read above it must stay.
         commit_bases = {j[J_BASE] for j in before[JOBS] if j[J_KIND] == Kind.COMMIT}
-        readers = (in_chain(before[BACKING], root) & in_chain(after[BACKING], root)) - commit_bases
-        for node in readers:
-            old = view(before[BACKING], before[DATA], node)
-            new = view(after[BACKING], after[DATA], node)
-            if action[0] == "guest-write" and node == root:
-                chunk = action[1]
-                old = old[:chunk] + (after[DATA][root][chunk],) + old[chunk + 1 :]
-            if old != new:
-                return False
-        return True
+        return guest_views_unchanged(before, action, after, root, commit_bases)
 
     def stream_completed_after_guest_write(state: tuple) -> bool:
         wrote = state[WRITES_LEFT] < scenario.guest_writes or scenario.guest_writes == 0

@@ -28,7 +28,6 @@ from blockcheck.model.state import (
     BACKING,
     BLOCKERS,
     CANCELLED,
-    DATA,
     J_BASE,
     J_CURSOR,
     J_FLAGS,
@@ -42,10 +41,9 @@ from blockcheck.model.state import (
     find_job,
     has_cycle,
     in_chain,
-    view,
 )
 
-from .block import cancelled_on, job_on, negate, touched
+from .block import cancelled_on, guest_views_unchanged, job_on, negate, touched
 
 S = JobStatus
 #: Statuses in which QEMU 7.2 accepts block-job-set-speed (§5.3).
@@ -173,18 +171,7 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
 
     # 6. guest-view-unchanged ---------------------------------------------------------------
     def views_unchanged(before: tuple, action: tuple, after: tuple) -> bool:
-        if before[BACKING] == after[BACKING] and before[DATA] == after[DATA]:
-            return True
-        readers = in_chain(before[BACKING], root) & in_chain(after[BACKING], root)
-        for node in readers:
-            old = view(before[BACKING], before[DATA], node)
-            new = view(after[BACKING], after[DATA], node)
-            if action[0] == "guest-write" and node == root:
-                chunk = action[1]
-                old = old[:chunk] + (after[DATA][root][chunk],) + old[chunk + 1 :]
-            if old != new:
-                return False
-        return True
+        return guest_views_unchanged(before, action, after, root)
 
     def stream_finalized_after_guest_write(state: tuple) -> bool:
         return state[WRITES_LEFT] < scenario.guest_writes and state[BACKING] != initial[BACKING]
