@@ -263,10 +263,11 @@ class BlockEncoding:
     def blocked(self, s: Sym, node: int) -> z3.BoolRef:
         return z3.Or(*s.blk[node])
 
-    def guarded_op_refused(self, s: Sym, node: int, in_chain: Sequence[z3.BoolRef]) -> z3.BoolRef:
-        """An op-blocker-guarded command on ``node`` is refused: a job blocks it, or it backs a node in the chain."""
-        backs_chain = z3.Or(*[z3.And(in_chain[p], s.back[p] == node) for p in range(self.n)])
-        return z3.Or(self.blocked(s, node), backs_chain)
+    def guarded_op_refused(self, s: Sym, node: int) -> z3.BoolRef:
+        """An op-blocker-guarded command on ``node`` is refused: a job blocks it, or some node
+        still backs onto it (one that left the chain too, while a job holds it: §2.3)."""
+        backs = z3.Or(*[s.back[p] == node for p in range(self.n)])
+        return z3.Or(self.blocked(s, node), backs)
 
     def reported(self, owner: int) -> bool:
         """query-block-jobs lists the job owned by ``owner`` under its expected name (seed point 2)."""

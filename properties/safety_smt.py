@@ -63,9 +63,8 @@ def safety_properties(enc: BlockEncoding) -> tuple[dict[str, StateCheck], dict[s
 
     def guarded_ops(s: Sym) -> z3.BoolRef:
         below = enc.below(s)
-        chain = enc.in_chain(s, below)
         return z3.And(
-            *[z3.Implies(involved(s, below, o, y), enc.guarded_op_refused(s, y, chain)) for o in nodes for y in nodes]
+            *[z3.Implies(involved(s, below, o, y), enc.guarded_op_refused(s, y)) for o in nodes for y in nodes]
         )
 
     def stream_checked(pre: Sym, act: z3.ArithRef, post: Sym) -> z3.BoolRef:
