@@ -179,12 +179,11 @@ class Bmc:
                 self.states.append(self.fresh(k))
                 self.acts.append(z3.Int(f"act@{k}"))
                 solver.add(self.trans(self.states[k - 1], self.acts[-1], self.states[k]))
-            queries = [(name, lambda p=pred: p(self.states[k])) for name, pred in invariants.items()]
+            state = self.states[k]
+            open_queries = [(name, pred(state)) for name, pred in invariants.items() if found[name] is None]
             if k > 0:
-                queries += [
-                    (name, lambda p=pred: p(self.states[k - 1], self.acts[-1], self.states[k])) for name, pred in edges.items()
-                ]
-            open_queries = [(name, holds()) for name, holds in queries if found[name] is None]
+                before, act = self.states[k - 1], self.acts[-1]
+                open_queries += [(name, pred(before, act, state)) for name, pred in edges.items() if found[name] is None]
             # One query for all properties first: at most depths none fails, and that is one check.
             if not open_queries or solver.check(z3.Or(*[z3.Not(f) for _, f in open_queries])) != z3.sat:
                 continue
