@@ -44,15 +44,17 @@ INVARIANT_CLAIMS = frozenset(
 
 def proof_rows(variant: str) -> list[tuple[Row, bool]]:
     """The rows that need no scenario: (row, is an invariant claim)."""
+    # The all-lengths claims go first: their quantified queries are the ones
+    # sensitive to z3's term order, and this is the order they were tuned in.
     rows = []
-    for claim, prove, show in data_proofs.data_claims(variant):
-        outcome = prove()
-        rows.append((Row(claim, "all contents, all chain lengths", outcome.status, outcome.seconds, _detail(outcome, show)), False))
     for claim, prove, show in chain_proofs.chain_claims(variant):
         started = time.perf_counter()
         result = prove()
         row = Row(claim, "all chain lengths", result.status, time.perf_counter() - started, _detail(result, show))
         rows.append((row, claim in INVARIANT_CLAIMS))
+    for claim, prove, show in data_proofs.data_claims(variant):
+        outcome = prove()
+        rows.append((Row(claim, "all contents, all chain lengths", outcome.status, outcome.seconds, _detail(outcome, show)), False))
     return rows
 
 
