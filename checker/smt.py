@@ -101,11 +101,13 @@ class Induction:
 
     @property
     def failed(self) -> tuple[str, Outcome] | None:
-        """The first obligation that did not hold, by name."""
-        for name in ("initiation", "consecution", "safety"):
-            outcome = getattr(self, name)
-            if outcome.status is not Status.PROVED:
-                return name, outcome
+        """The obligation that did not hold, by name: a violated one (it has a
+        counterexample to show) before one that ended unknown."""
+        for wanted in (Status.VIOLATED, Status.UNKNOWN):
+            for name in ("initiation", "consecution", "safety"):
+                outcome = getattr(self, name)
+                if outcome.status is wanted:
+                    return name, outcome
         return None
 
 
