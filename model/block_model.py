@@ -1,10 +1,7 @@
-"""The block-layer model as the engine sees it: states, actions, fairness.
+"""The seed profile as the engine sees it: its candidate actions, fairness, drawings.
 
-The user's commands are the actions QEMU would accept in a state *and* that
-change it; refused commands and accepted no-ops are stuttering steps, which
-the engine's semantics already allow, so they add no edges.  Their answers
-are still checked: the properties ask the rules what QEMU would say in
-every state.
+How candidates become edges (accepted and state-changing only) is shared
+with the qemu-7.2 profile in :mod:`.command_model`.
 """
 
 from __future__ import annotations
