@@ -57,6 +57,7 @@ def reads(s: Chain, r: z3.ArithRef, c: z3.ArithRef, tag: str) -> tuple[z3.BoolRe
 
 READER, CHUNK = z3.Ints("reader chunk")
 TOP, BASE, CURSOR, CHUNKS = z3.Ints("top base cursor chunks")
+OVERLAY = z3.Int("overlay")
 #: Counterexamples on a short chain with few chunks, when one exists.
 SMALL = [z3.And(0 <= v, v <= 6) for v in (READER, CHUNK, TOP, CURSOR, CHUNKS)]
 
@@ -100,6 +101,55 @@ def copied_prefix(s: Chain, top: z3.ArithRef, base: z3.ArithRef, cursor: z3.Arit
     return z3.ForAll([c], z3.Implies(z3.And(c >= 0, c < cursor), z3.Or(s.alloc[top][c], nothing_between)))
 
 
+def _commit_job(top: z3.ArithRef, base: z3.ArithRef, s: Chain) -> z3.BoolRef:
+    """A non-active commit of ``top`` into ``base`` on chain ``s``: base is a chain node strictly
+    below top, and some chain node lies above top (the model refuses to commit the active layer)."""
+    return z3.And(s.inch[top], base >= 0, base < top, s.inch[base], OVERLAY > top, s.inch[OVERLAY])
+
+
+def committed_prefix(s: Chain, top: z3.ArithRef, base: z3.ArithRef, cursor: z3.ArithRef) -> z3.BoolRef:
+    """The commit job invariant: below the cursor, base holds the chunk of the highest node in
+    (base, top] that allocates it (no condition when none does).
+
+    On completion the nodes above top read through base instead of (base, top]; their view
+    stays the same only if base already holds what they read there, which the one step of
+    commit-complete cannot see: earlier copies must have left it, and this says they did.
+    "Highest" matters: a lower node of (base, top] may allocate the chunk with older data.
+    """
+    c, k, m = z3.Ints("qc qk qm")
+    nothing_higher = z3.ForAll(
+        [m], z3.Implies(z3.And(m > k, m <= top, s.inch[m]), z3.Not(s.alloc[m][c])), patterns=[s.inch[m]]
+    )
+    highest = z3.And(k > base, k <= top, s.inch[k], s.alloc[k][c], nothing_higher)
+    in_base = z3.And(s.alloc[base][c], s.data[base][c] == s.data[k][c])
+    return z3.ForAll([c, k], z3.Implies(z3.And(c >= 0, c < cursor, highest), in_base))
+
+
+def _commit_complete(variant: str, cancelled: bool, *, all_copied: bool = True) -> Outcome:
+    """commit-complete: a success (or, under cancel-changes-chain, a cancel) makes base the
+    backing of top's overlay, so (base, top] leaves the chain; contents stay as they are.
+
+    A success has copied every chunk; a cancelled job may stop at any cursor.  A success with
+    ``all_copied=False`` is a broken rule (redirect before the last copy), for the test that
+    shows the claim can fail.
+    """
+    before, after = chain("before"), chain("after-commit")
+    k = z3.Int("ck")
+    redirect = z3.BoolVal(not cancelled or variant == "cancel-changes-chain")
+    dropped = z3.ForAll([k], after.inch[k] == z3.And(before.inch[k], z3.Not(z3.And(redirect, k > BASE, k <= TOP))))
+    progress = CURSOR == CHUNKS if all_copied and not cancelled else z3.And(CURSOR >= 0, CURSOR <= CHUNKS)
+    premises = [
+        _commit_job(TOP, BASE, before),
+        CHUNKS >= 1,
+        progress,
+        committed_prefix(before, TOP, BASE, CURSOR),
+        dropped,
+        after.alloc == before.alloc,
+        after.data == before.data,
+    ]
+    return views_unchanged(before, after, [*premises, CHUNK >= 0, CHUNK < CHUNKS])
+
+
 def data_claims(variant: str) -> list[tuple[str, Callable[[], Outcome], Callable[[Outcome], str]]]:
     """(claim, proof, how to print its counterexample) for every data-moving action."""
     top, base, cursor, chunks = TOP, BASE, CURSOR, CHUNKS
@@ -141,18 +191,41 @@ def data_claims(variant: str) -> list[tuple[str, Callable[[], Outcome], Callable
         premises = [job, cursor >= 0, found_src, effect, copied_prefix(before, top, base, cursor)]
         return check_valid(premises, copied_prefix(after, top, base, cursor + 1))
 
-    def show(after: str) -> Callable[[Outcome], str]:
-        return lambda outcome: describe_chains(outcome.model, [before, chain(after)], top, base, cursor)
+    def commit_copy_step() -> tuple[Chain, list[z3.BoolRef]]:
+        """One commit copy: base gets the chunk of the highest node in (base, top] allocating it,
+        found in the pre-state (the write changes base, which is outside that range)."""
+        found_src, j, found = _first_allocated(before, base, top + 1, cursor, "commit-copy")
+        after, effect = _write(before, base, cursor, before.data[j][cursor], found, "after-commit-copy")
+        return after, [_commit_job(top, base, before), cursor >= 0, found_src, effect]
+
+    def commit_copy() -> Outcome:
+        """Only nodes above top or below base must read the same: base and the nodes from top
+        down to it are what is being committed, and base legitimately reads the new data."""
+        after, premises = commit_copy_step()
+        return views_unchanged(before, after, [*premises, z3.Or(READER > top, READER < base)])
+
+    def prefix_kept_by_commit_copy() -> Outcome:
+        after, premises = commit_copy_step()
+        return check_valid([*premises, committed_prefix(before, top, base, cursor)], committed_prefix(after, top, base, cursor + 1))
+
+    def show(after: str, job: str = "stream") -> Callable[[Outcome], str]:
+        return lambda outcome: describe_chains(outcome.model, [before, chain(after)], top, base, cursor, job=job)
 
     return [
         ("guest-view: a stream copies one chunk", stream_copy, show("after-copy")),
         ("guest-view: stream_complete after success", complete(False), show("after-complete")),
         ("guest-view: stream_complete of a cancelled job", complete(True), show("after-complete")),
         ("guest-view: copies keep the copied-prefix invariant", prefix_kept_by_copy, show("after-copy")),
+        ("guest-view: a commit copies one chunk", commit_copy, show("after-commit-copy", "commit")),
+        ("guest-view: commit-complete after success", lambda: _commit_complete(variant, False), show("after-commit", "commit")),
+        ("guest-view: commit-complete of a cancelled job", lambda: _commit_complete(variant, True), show("after-commit", "commit")),
+        ("guest-view: commit copies keep the committed-prefix invariant", prefix_kept_by_commit_copy, show("after-commit-copy", "commit")),
     ]
 
 
-def describe_chains(model: z3.ModelRef | None, states: list[Chain], top: z3.ArithRef, base: z3.ArithRef, cursor: z3.ArithRef) -> str:
+def describe_chains(
+    model: z3.ModelRef | None, states: list[Chain], top: z3.ArithRef, base: z3.ArithRef, cursor: z3.ArithRef, job: str = "stream"
+) -> str:
     """The counterexample as chains with per-node contents, for the positions the model mentions."""
     if model is None:
         return ""
@@ -163,7 +236,7 @@ def describe_chains(model: z3.ModelRef | None, states: list[Chain], top: z3.Arit
 
     t, b, cur, reader, chunk = val(top), val(base), val(cursor), val(READER), val(CHUNK)
     lines = [
-        f"stream top=position {t}, base={'none' if b == -1 else f'position {b}'}, cursor={cur}; "
+        f"{job} top=position {t}, base={'none' if b == -1 else f'position {b}'}, cursor={cur}; "
         f"node {reader} reads chunk {chunk} differently"
     ]
     positions = range(max(0, min(b, t, reader) - 2), max(t, reader) + 1)
