@@ -6,15 +6,17 @@ solver and turn its answers into :class:`Row` objects, which
 :func:`render_rows` prints as one table.
 
 Wording matters in the rows: a BMC run that finds nothing says "no
-violation up to k", never "proved", because it says nothing of step k + 1.
+violation up to k", never "proved", because it says nothing of step k + 1;
+a failed induction is a "counterexample to induction", never "violated",
+because its state need not be reachable.
 """
 
 from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
 import z3
@@ -23,6 +25,9 @@ import z3
 class Status(enum.Enum):
     PROVED = "proved"
     VIOLATED = "violated"
+    #: An induction (or a one-step claim assuming the invariant) has a counterexample:
+    #: a state that satisfies the invariant, not necessarily a reachable one.
+    CTI = "counterexample to induction"
     BOUNDED = "no violation up to k"
     UNKNOWN = "unknown"
 
@@ -35,6 +40,8 @@ class Outcome:
     model: z3.ModelRef | None = None
     seconds: float = 0.0
     reason: str = ""
+    #: Which part of a composite query this is (an action's name, say), for the report.
+    where: str = ""
 
 
 #: The solver's work budget per query, in z3 resource units ("rlimit").  A
@@ -89,11 +96,12 @@ class Induction:
 
     @property
     def status(self) -> Status:
+        """PROVED only if all three are; a failed obligation with a model is a counterexample to
+        induction (CTI), not a violation: its state satisfies the invariant but need not be reachable."""
         statuses = [self.initiation.status, self.consecution.status, self.safety.status]
-        for status in (Status.VIOLATED, Status.UNKNOWN):
-            if status in statuses:
-                return status
-        return Status.PROVED
+        if Status.VIOLATED in statuses:
+            return Status.CTI
+        return Status.UNKNOWN if Status.UNKNOWN in statuses else Status.PROVED
 
     @property
     def seconds(self) -> float:
@@ -102,42 +110,25 @@ class Induction:
     @property
     def failed(self) -> tuple[str, Outcome] | None:
         """The obligation that did not hold, by name: a violated one (it has a
-        counterexample to show) before one that ended unknown."""
+        counterexample to show) before one that ended unknown, and the claim's
+        own obligation (safety) before the invariant's, being the more specific."""
         for wanted in (Status.VIOLATED, Status.UNKNOWN):
-            for name in ("initiation", "consecution", "safety"):
+            for name in ("safety", "initiation", "consecution"):
                 outcome = getattr(self, name)
                 if outcome.status is wanted:
                     return name, outcome
         return None
 
 
-def induction(
-    init: z3.BoolRef,
-    inv: Callable[[Any], z3.BoolRef],
-    trans: z3.BoolRef,
-    pre: Any,
-    post: Any,
-    safety: Callable[[Any], z3.BoolRef],
-    background: Sequence[z3.BoolRef] = (),
-    budget: int = DEFAULT_BUDGET,
-    prefer: Sequence[z3.BoolRef] = (),
-    consecution: Outcome | None = None,
-) -> Induction:
-    """Init => Inv;  Inv and Next => Inv';  Inv => Safety.
-
-    ``init`` constrains ``pre``; ``trans`` relates ``pre`` to ``post``;
-    ``inv`` and ``safety`` build a formula for either state.  ``background``
-    holds facts true of every state (sizes, ranges) and is assumed for both.
-    ``prefer`` is passed to :func:`check_valid`; a ``consecution`` already
-    checked for the same invariant and relation is reused, not re-asked.
-    """
-    if consecution is None:
-        consecution = check_valid([*background, inv(pre), trans], inv(post), budget, prefer)
-    return Induction(
-        initiation=check_valid([*background, init], inv(pre), budget, prefer),
-        consecution=consecution,
-        safety=check_valid([*background, inv(pre)], safety(pre), budget, prefer),
-    )
+def all_proved(queries: Iterable[Callable[[], Outcome]]) -> Outcome:
+    """Run the queries in order until one is not proved: that one (with the time spent so far), else PROVED."""
+    total = 0.0
+    for query in queries:
+        outcome = query()
+        total += outcome.seconds
+        if outcome.status is not Status.PROVED:
+            return replace(outcome, seconds=total)
+    return Outcome(Status.PROVED, seconds=total)
 
 
 @dataclass
@@ -302,7 +293,7 @@ def render_rows(rows: Sequence[Row], title: str, out: IO[str] | None = None) -> 
     table = Table(title=title)
     for column in ("claim", "scope", "result", "seconds"):
         table.add_column(column, justify="right" if column == "seconds" else "left")
-    style = {Status.PROVED: "green", Status.BOUNDED: "cyan", Status.VIOLATED: "bold red", Status.UNKNOWN: "yellow"}
+    style = {Status.PROVED: "green", Status.BOUNDED: "cyan", Status.VIOLATED: "bold red", Status.CTI: "red", Status.UNKNOWN: "yellow"}
     for row in rows:
         table.add_row(row.claim, row.scope, f"[{style[row.status]}]{row.status.value}[/]", f"{row.seconds:.2f}")
     console.print(table)

@@ -1,49 +1,60 @@
-"""Any chain length: an inductive invariant over position-indexed arrays with a symbolic length N.
+"""Any chain length: an inductive invariant over position-indexed functions with a symbolic length N.
 
 The state keeps what the four claims (isolation, blockers checked
-everywhere, no leaked blockers, ownership) depend on, as z3 Arrays indexed
-by node position: chain membership, each owner's job (present, base,
-finished, cancelled) and the blocker matrix ``blk[node][owner]``.  Contents
-are left to data_proofs.py; the chain's backing links are implied by
-membership (see :func:`chain_shape`).
+everywhere, no leaked blockers, ownership) depend on, as uninterpreted
+functions of node positions: chain membership, each owner's job (present,
+base, finished, cancelled) and the blocker relation ``blk(node, owner)``.
+Contents are left to data_proofs.py; the chain's backing links are implied
+by membership (see :func:`chain_shape`).
 
 Actions with symbolic arguments: start a stream (any top, any base), a job
 returns (job-copy of the last chunk, job-io-error, job-exit), stream_complete,
 and cancel.  Pause, resume and copies before the last chunk touch none of
-these arrays and are stuttering steps here.
+these functions and are stuttering steps here.
+
+Every ``∀`` is a :class:`~blockcheck.checker.ground.Forall` and reaches z3
+only as instances (checker/ground.py says why): each query is decided
+exactly on chains of 2 to 5 nodes (a counterexample there is real) and
+proved for every length from instances at the terms a step mentions.  All
+formulas are *position-guarded* (true of values outside ``-1 .. N-1``),
+which is what makes the small-chain checks exact.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 import z3
 
-from blockcheck.checker.smt import Induction, Outcome, Status, check_valid, induction
+from blockcheck.checker.ground import Clause, Domain, Forall, check_every_size
+from blockcheck.checker.smt import Induction, Outcome, all_proved
 
 I, B = z3.IntSort(), z3.BoolSort()
 N = z3.Int("N")
 
+#: Chains of 2 to 5 nodes are checked exactly; the symbolic check covers every length.
+CHAINS = Domain(size=N, small_sizes=range(2, 6), elements=lambda n: [z3.IntVal(p) for p in range(-1, n)])
+
 
 @dataclass
 class PState:
-    inch: z3.ArrayRef
-    has: z3.ArrayRef
-    base: z3.ArrayRef
-    finished: z3.ArrayRef
-    cancelled: z3.ArrayRef
-    blk: z3.ArrayRef  # node -> owner -> blocked
+    inch: z3.FuncDeclRef  # position -> in the chain
+    has: z3.FuncDeclRef  # owner -> has a job
+    base: z3.FuncDeclRef  # owner -> its job's base (-1: none)
+    finished: z3.FuncDeclRef
+    cancelled: z3.FuncDeclRef
+    blk: z3.FuncDeclRef  # (node, owner) -> node carries owner's blocker
 
 
 def pstate(tag: str) -> PState:
     return PState(
-        z3.Array(f"inch@{tag}", I, B),
-        z3.Array(f"has@{tag}", I, B),
-        z3.Array(f"base@{tag}", I, I),
-        z3.Array(f"finished@{tag}", I, B),
-        z3.Array(f"cancelled@{tag}", I, B),
-        z3.Array(f"blk@{tag}", I, z3.ArraySort(I, B)),
+        z3.Function(f"inch@{tag}", I, B),
+        z3.Function(f"has@{tag}", I, B),
+        z3.Function(f"base@{tag}", I, I),
+        z3.Function(f"finished@{tag}", I, B),
+        z3.Function(f"cancelled@{tag}", I, B),
+        z3.Function(f"blk@{tag}", I, I, B),
     )
 
 
@@ -53,11 +64,11 @@ def node(x: z3.ArithRef) -> z3.BoolRef:
 
 def involved(s: PState, o: z3.ArithRef, y: z3.ArithRef) -> z3.BoolRef:
     """The stream owned by ``o`` involves its owner and the chain nodes strictly between owner and base."""
-    return z3.And(s.has[o], z3.Or(y == o, z3.And(s.inch[y], y > s.base[o], y < o)))
+    return z3.And(s.has(o), z3.Or(y == o, z3.And(s.inch(y), y > s.base(o), y < o)))
 
 
 # -- the strengthening invariants ------------------------------------------------
-def chain_shape(s: PState) -> z3.BoolRef:
+def chain_shape(s: PState) -> Clause:
     """chain-shape: the active layer (position N-1) is in the chain.
 
     Backing links are not stored: every chain node is backed by the next
@@ -65,158 +76,154 @@ def chain_shape(s: PState) -> z3.BoolRef:
     stream_complete links the top to its base, the next chain node left
     below it).  So the chain is exactly the member positions in order.
     """
-    return s.inch[N - 1]
+    return s.inch(N - 1)
 
 
-def jobs_well_formed(s: PState) -> z3.BoolRef:
+def jobs_well_formed(s: PState) -> Clause:
     """jobs-well-formed: a job's owner is a chain node and its base is none (-1) or a chain node below it."""
-    o = z3.Int("o")
-    shape = z3.And(node(o), s.inch[o], s.base[o] >= -1, s.base[o] < o, z3.Or(s.base[o] == -1, s.inch[s.base[o]]))
-    return z3.ForAll([o], z3.Implies(s.has[o], shape))
+
+    def body(o: z3.ArithRef) -> z3.BoolRef:
+        base = s.base(o)
+        return z3.Implies(s.has(o), z3.And(node(o), s.inch(o), base >= -1, base < o, z3.Or(base == -1, s.inch(base))))
+
+    return Forall(1, body)
 
 
-def blockers_exact(s: PState) -> z3.BoolRef:
+def blockers_exact(s: PState) -> Clause:
     """blockers-exact: a node carries owner o's blocker iff o's job involves it.
 
     Stronger than no-leaked-blockers (which is only "if"): the "only if"
     half is what makes a stream's start check see every running job.
     """
-    y, o = z3.Ints("y o")
-    return z3.ForAll([y, o], z3.Implies(z3.And(node(y), node(o)), s.blk[y][o] == involved(s, o, y)))
+    return Forall(2, lambda y, o: z3.Implies(z3.And(node(y), node(o)), s.blk(y, o) == involved(s, o, y)))
 
 
-def jobs_disjoint(s: PState) -> z3.BoolRef:
+def jobs_disjoint(s: PState) -> Clause:
     """jobs-disjoint: no node is involved in two jobs (blockers-checked-everywhere.disjoint)."""
-    y, a, b = z3.Ints("y a b")
-    return z3.ForAll([y, a, b], z3.Implies(z3.And(a != b, involved(s, a, y)), z3.Not(involved(s, b, y))))
+    return Forall(3, lambda y, a, b: z3.Implies(z3.And(a != b, involved(s, a, y)), z3.Not(involved(s, b, y))))
 
 
 STRENGTHENING = (chain_shape, jobs_well_formed, blockers_exact, jobs_disjoint)
 
 
-def invariant(s: PState) -> z3.BoolRef:
-    return z3.And(*[f(s) for f in STRENGTHENING])
+def invariant(s: PState) -> list[Clause]:
+    return [f(s) for f in STRENGTHENING]
 
 
 # -- the rules, parametric ---------------------------------------------------------
-def transition(pre: PState, post: PState, variant: str) -> tuple[z3.BoolRef, dict[str, z3.BoolRef]]:
-    """Next, and per action the formula of its step (for edge claims)."""
-    t, b, o = z3.Ints("t b owner")
-    y, k = z3.Ints("ty tk")
-    blocked = lambda n: z3.Exists([k], z3.And(node(k), pre.blk[n][k]))  # noqa: E731
-    in_middle = lambda n: z3.And(pre.inch[n], n > b, n < t)  # noqa: E731
-    checked = z3.Not(blocked(t))
+TOP, BASE, OWNER = z3.Ints("top base owner")
+#: The job copied every chunk without error: the data proofs' business, free here.
+SUCCESS = z3.Bool("success")
+
+
+def unary(pre: z3.FuncDeclRef, post: z3.FuncDeclRef, value: Callable[[z3.ArithRef], z3.ExprRef] | None = None) -> Forall:
+    """``post(x) = value(x)`` for every x; by default ``post`` is ``pre``."""
+    return Forall(1, lambda x: post(x) == (value(x) if value else pre(x)))
+
+
+def blockers(pre: PState, post: PState, value: Callable[[z3.ArithRef, z3.ArithRef], z3.BoolRef] | None = None) -> Forall:
+    return Forall(2, lambda y, o: post.blk(y, o) == (value(y, o) if value else pre.blk(y, o)))
+
+
+def steps(pre: PState, post: PState, variant: str) -> dict[str, list[Clause]]:
+    """Each action's step as clauses over (pre, post) and the arguments TOP, BASE, OWNER."""
+    t, b, o = TOP, BASE, OWNER
+    in_middle = lambda y: z3.And(pre.inch(y), y > b, y < t)
+    checked: list[Clause] = [Forall(1, lambda k: z3.Implies(node(k), z3.Not(pre.blk(t, k))))]
     if variant != "top-only-check":
-        checked = z3.And(checked, z3.ForAll([y], z3.Implies(in_middle(y), z3.Not(blocked(y)))))
-    blocks = z3.Lambda([y], z3.Or(y == t, in_middle(y) if variant != "no-intermediate-block" else False))
-    start = z3.And(
-        node(t),
-        pre.inch[t],
-        b >= -1,
-        b < t,
-        z3.Or(b == -1, pre.inch[b]),
-        checked,
-        z3.Not(pre.has[t]),
-        post.inch == pre.inch,
-        post.has == z3.Store(pre.has, t, True),
-        post.base == z3.Store(pre.base, t, b),
-        post.finished == z3.Store(pre.finished, t, False),
-        post.cancelled == z3.Store(pre.cancelled, t, False),
-        post.blk == z3.Lambda([y], z3.Store(pre.blk[y], t, z3.Or(pre.blk[y][t], blocks[y]))),
-    )
-    unblocked = z3.Lambda([y], z3.Store(pre.blk[y], o, False))
-    returns = z3.And(
-        node(o),
-        pre.has[o],
-        z3.Not(pre.finished[o]),
-        post.inch == pre.inch,
-        post.base == pre.base,
-        post.cancelled == pre.cancelled,
-    )
+        checked.append(Forall(2, lambda y, k: z3.Implies(z3.And(in_middle(y), node(k)), z3.Not(pre.blk(y, k)))))
+    blocks = (lambda y: y == t) if variant == "no-intermediate-block" else (lambda y: z3.Or(y == t, in_middle(y)))
+    start = [
+        z3.And(node(t), pre.inch(t), b >= -1, b < t, z3.Or(b == -1, pre.inch(b)), z3.Not(pre.has(t))),
+        *checked,
+        unary(pre.inch, post.inch),
+        unary(pre.has, post.has, lambda x: z3.Or(x == t, pre.has(x))),
+        unary(pre.base, post.base, lambda x: z3.If(x == t, b, pre.base(x))),
+        unary(pre.finished, post.finished, lambda x: z3.And(x != t, pre.finished(x))),
+        unary(pre.cancelled, post.cancelled, lambda x: z3.And(x != t, pre.cancelled(x))),
+        blockers(pre, post, lambda y, x: z3.If(x == t, z3.Or(pre.blk(y, t), blocks(y)), pre.blk(y, x))),
+    ]
+    unblocked = lambda y, x: z3.And(x != o, pre.blk(y, x))
+    returns = [
+        z3.And(node(o), pre.has(o), z3.Not(pre.finished(o))),
+        unary(pre.inch, post.inch),
+        unary(pre.base, post.base),
+        unary(pre.cancelled, post.cancelled),
+    ]
     if variant == "cancel-skips-complete":
-        skip = pre.cancelled[o]
-        returns = z3.And(
-            returns,
-            post.has == z3.If(skip, z3.Store(pre.has, o, False), pre.has),
-            post.finished == z3.If(skip, pre.finished, z3.Store(pre.finished, o, True)),
-            post.blk == pre.blk,
-        )
+        skip = pre.cancelled(o)  # the early exit ends the job without stream_complete
+        returns += [
+            unary(pre.has, post.has, lambda x: z3.And(pre.has(x), z3.Not(z3.And(x == o, skip)))),
+            unary(pre.finished, post.finished, lambda x: z3.Or(pre.finished(x), z3.And(x == o, z3.Not(skip)))),
+            blockers(pre, post),
+        ]
     else:
-        returns = z3.And(
-            returns,
-            post.has == pre.has,
-            post.finished == z3.Store(pre.finished, o, True),
-            post.blk == (unblocked if variant == "early-unblock" else pre.blk),
-        )
-    success = z3.Bool("success")  # the job copied every chunk without error: the data proofs' business
-    redirect = z3.Or(success, pre.cancelled[o]) if variant == "cancel-changes-chain" else z3.And(success, z3.Not(pre.cancelled[o]))
-    dropped = z3.Lambda([y], z3.And(pre.inch[y], z3.Not(z3.And(redirect, y > pre.base[o], y < o))))
-    complete = z3.And(
-        node(o),
-        pre.has[o],
-        pre.finished[o],
-        post.inch == dropped,
-        post.has == z3.Store(pre.has, o, False),
-        post.base == pre.base,
-        post.finished == pre.finished,
-        post.cancelled == pre.cancelled,
-        post.blk == unblocked,
-    )
-    cancel = z3.And(
-        node(o),
-        pre.has[o],
-        post.inch == pre.inch,
-        post.has == pre.has,
-        post.base == pre.base,
-        post.finished == pre.finished,
-        post.cancelled == z3.Store(pre.cancelled, o, True),
-        post.blk == pre.blk,
-    )
-    steps = {"block-stream": start, "job returns": returns, "stream_complete": complete, "block-job-cancel": cancel}
-    return z3.Or(*steps.values()), steps
+        returns += [
+            unary(pre.has, post.has),
+            unary(pre.finished, post.finished, lambda x: z3.Or(x == o, pre.finished(x))),
+            blockers(pre, post, unblocked if variant == "early-unblock" else None),
+        ]
+    cancelled = pre.cancelled(o)
+    redirect = z3.Or(SUCCESS, cancelled) if variant == "cancel-changes-chain" else z3.And(SUCCESS, z3.Not(cancelled))
+    complete = [
+        z3.And(node(o), pre.has(o), pre.finished(o)),
+        unary(pre.inch, post.inch, lambda y: z3.And(pre.inch(y), z3.Not(z3.And(redirect, y > pre.base(o), y < o)))),
+        unary(pre.has, post.has, lambda x: z3.And(x != o, pre.has(x))),
+        unary(pre.base, post.base),
+        unary(pre.finished, post.finished),
+        unary(pre.cancelled, post.cancelled),
+        blockers(pre, post, unblocked),
+    ]
+    cancel = [
+        z3.And(node(o), pre.has(o)),
+        unary(pre.inch, post.inch),
+        unary(pre.has, post.has),
+        unary(pre.base, post.base),
+        unary(pre.finished, post.finished),
+        unary(pre.cancelled, post.cancelled, lambda x: z3.Or(x == o, pre.cancelled(x))),
+        blockers(pre, post),
+    ]
+    return {"block-stream": start, "job returns": returns, "stream_complete": complete, "block-job-cancel": cancel}
 
 
-def init(s: PState) -> z3.BoolRef:
+def init(s: PState) -> list[Clause]:
     """The initial chain: every position 0..N-1 in the chain, no job, no blocker."""
-    y, o = z3.Ints("iy io")
-    return z3.And(
+    return [
         N >= 2,
-        z3.ForAll([y], s.inch[y] == node(y)),
-        z3.ForAll([o], z3.Not(s.has[o])),
-        z3.ForAll([y, o], z3.Not(s.blk[y][o])),
-    )
+        Forall(1, lambda y: s.inch(y) == node(y)),
+        Forall(1, lambda o: z3.Not(s.has(o))),
+        Forall(2, lambda y, o: z3.Not(s.blk(y, o))),
+    ]
 
 
 # -- the claims ---------------------------------------------------------------------
-def no_leaked_blockers(s: PState) -> z3.BoolRef:
-    y, o = z3.Ints("ly lo")
-    return z3.ForAll([y, o], z3.Implies(z3.And(node(y), node(o), s.blk[y][o]), involved(s, o, y)))
+def no_leaked_blockers(s: PState) -> Clause:
+    return Forall(2, lambda y, o: z3.Implies(z3.And(node(y), node(o), s.blk(y, o)), involved(s, o, y)))
 
 
-def guarded_ops_refused(s: PState) -> z3.BoolRef:
+def guarded_ops_refused(s: PState) -> Clause:
     """isolation.guarded-ops: every node a job involves carries a blocker (so guarded commands are refused)."""
-    y, o = z3.Ints("gy go")
-    return z3.ForAll([y, o], z3.Implies(z3.And(node(y), node(o), involved(s, o, y)), s.blk[y][o]))
+    return Forall(2, lambda y, o: z3.Implies(z3.And(node(y), node(o), involved(s, o, y)), s.blk(y, o)))
 
 
-def reported(variant: str) -> Callable[[PState], z3.BoolRef]:
+def reported(variant: str) -> Callable[[PState], Clause]:
     """ownership-and-reporting: every job is listed by query-block-jobs under its expected name."""
+    narrow = variant in ("root-only-query", "device-field-empty")
 
-    def holds(s: PState) -> z3.BoolRef:
-        o = z3.Int("ro")
-        listed = z3.BoolVal(True) if variant not in ("root-only-query", "device-field-empty") else o == N - 1
-        return z3.ForAll([o], z3.Implies(z3.And(node(o), s.has[o]), listed))
+    def holds(s: PState) -> Clause:
+        return Forall(1, lambda o: z3.Implies(z3.And(node(o), s.has(o)), o == N - 1 if narrow else z3.BoolVal(True)))
 
     return holds
 
 
-def complete_enabled(variant: str) -> Callable[[PState], z3.BoolRef]:
+def complete_enabled(variant: str) -> Callable[[PState], Clause]:
     """jobs-end (its safety half): a finished job can always run stream_complete."""
+    stuck = variant == "cancel-never-completes"
 
-    def holds(s: PState) -> z3.BoolRef:
-        o = z3.Int("co")
-        enabled = z3.BoolVal(True) if variant != "cancel-never-completes" else z3.Not(s.cancelled[o])
-        return z3.ForAll([o], z3.Implies(z3.And(node(o), s.has[o], s.finished[o]), enabled))
+    def holds(s: PState) -> Clause:
+        return Forall(
+            1, lambda o: z3.Implies(z3.And(node(o), s.has(o), s.finished(o)), z3.Not(s.cancelled(o)) if stuck else z3.BoolVal(True))
+        )
 
     return holds
 
@@ -224,30 +231,37 @@ def complete_enabled(variant: str) -> Callable[[PState], z3.BoolRef]:
 def chain_claims(variant: str) -> list[tuple[str, Callable[[], Induction], Callable[[Induction], str]]]:
     """(claim, proof, how to print its counterexample) for the all-lengths claims."""
     pre, post = pstate("pre"), pstate("post")
-    trans, steps = transition(pre, post, variant)
+    actions = steps(pre, post, variant)
 
-    small = [N <= 4]
-    shared: dict[str, Outcome] = {}
+    def terms(witnesses: Sequence[z3.ExprRef]) -> list[z3.ExprRef]:
+        """Where the symbolic check instantiates: the arguments, the goal's witnesses, the active layer, their bases."""
+        named = [TOP, BASE, OWNER, *witnesses, N - 1]
+        return [*named, *(pre.base(x) for x in named), *(post.base(x) for x in named)]
+
+    def valid(premises: Sequence[Clause], goal: Sequence[Clause]) -> Outcome:
+        """Each goal clause on its own: fewer witnesses, so fewer instances."""
+        return all_proved(lambda c=c: check_every_size(CHAINS, [N >= 2, *premises], [c], terms) for c in goal)
+
+    def at_step(name: str, outcome: Outcome) -> Outcome:
+        return replace(outcome, where=name)
 
     def consecution() -> Outcome:
-        """Inv and Next => Inv', one action at a time: z3 settles each much sooner than their disjunction."""
-        total = 0.0
-        for step in steps.values():
-            outcome = check_valid([N >= 2, invariant(pre), step], invariant(post))
-            total += outcome.seconds
-            if outcome.status is not Status.PROVED:
-                return outcome
-        return Outcome(Status.PROVED, seconds=total)
+        """Inv and Next => Inv', one action at a time."""
+        return all_proved(lambda n=n, s=s: at_step(n, valid([*invariant(pre), *s], invariant(post))) for n, s in actions.items())
 
-    def by_induction(safety: Callable[[PState], z3.BoolRef]) -> Callable[[], Induction]:
+    shared: dict[str, Outcome] = {}
+
+    def inductive() -> tuple[Outcome, Outcome]:
+        """Initiation and consecution of the invariant, computed once per variant."""
+        if not shared:
+            shared["initiation"] = valid(init(pre), invariant(pre))
+            shared["consecution"] = consecution()
+        return shared["initiation"], shared["consecution"]
+
+    def by_induction(safety: Callable[[PState], Clause]) -> Callable[[], Induction]:
         def prove() -> Induction:
-            if "consecution" not in shared:
-                shared["consecution"] = consecution()
-            result = induction(
-                init(pre), invariant, trans, pre, post, safety, [N >= 2], prefer=small, consecution=shared["consecution"]
-            )
-            shared["consecution"] = result.consecution
-            return result
+            initiation, consecutive = inductive()
+            return Induction(initiation, consecutive, valid(invariant(pre), [safety(pre)]))
 
         return prove
 
@@ -255,33 +269,43 @@ def chain_claims(variant: str) -> list[tuple[str, Callable[[], Induction], Calla
         """An edge claim assumes the invariant in the pre-state, so it stands only if the invariant is inductive."""
 
         def prove() -> Induction:
-            base = by_induction(lambda s: z3.BoolVal(True))()
-            return Induction(base.initiation, base.consecution, claim())
+            initiation, consecutive = inductive()
+            return Induction(initiation, consecutive, claim())
 
         return prove
 
     def isolation() -> Outcome:
         """Every step changes (chain membership or a new job) only nodes no other job involves."""
-        y, o = z3.Ints("iy io")
-        changed = z3.Or(pre.inch[y] != post.inch[y], z3.And(post.has[y], z3.Not(pre.has[y])))
-        owner = z3.Int("owner")
-        own = z3.Or(steps["job returns"], steps["stream_complete"])
-        isolated = z3.ForAll([y, o], z3.Implies(z3.And(changed, involved(pre, o, y)), z3.And(own, o == owner)))
-        return check_valid([N >= 2, invariant(pre), trans], isolated, prefer=small)
+
+        def isolated(own: bool) -> Forall:
+            def body(y: z3.ArithRef, o: z3.ArithRef) -> z3.BoolRef:
+                changed = z3.Or(pre.inch(y) != post.inch(y), z3.And(post.has(y), z3.Not(pre.has(y))))
+                return z3.Implies(z3.And(changed, involved(pre, o, y)), z3.And(z3.BoolVal(own), o == OWNER))
+
+            return Forall(2, body)
+
+        own = ("job returns", "stream_complete")
+        return all_proved(lambda n=n, s=s: at_step(n, valid([*invariant(pre), *s], [isolated(n in own)])) for n, s in actions.items())
 
     def stream_checked() -> Outcome:
         """An accepted stream finds no blocker from its top down to, not including, its base."""
-        t, b, y, k = z3.Ints("t b sy sk")
-        hit = z3.Exists([y, k], z3.And(node(k), z3.Or(y == t, z3.And(pre.inch[y], y > b, y < t)), pre.blk[y][k]))
-        return check_valid([N >= 2, invariant(pre), steps["block-stream"]], z3.Not(hit), prefer=small)
 
-    def show(result: Induction | Outcome) -> str:
+        def unblocked(y: z3.ArithRef, k: z3.ArithRef) -> z3.BoolRef:
+            checked = z3.Or(y == TOP, z3.And(pre.inch(y), y > BASE, y < TOP))
+            return z3.Not(z3.And(node(k), checked, pre.blk(y, k)))
+
+        return at_step("block-stream", valid([*invariant(pre), *actions["block-stream"]], [Forall(2, unblocked)]))
+
+    def show(result: Induction) -> str:
         return describe(result, pre, post)
 
+    def show_step(result: Induction) -> str:
+        return describe(result, pre, post, step_claim=True)
+
     return [
-        ("isolation", edge(isolation), show),
+        ("isolation", edge(isolation), show_step),
         ("isolation.guarded-ops", by_induction(guarded_ops_refused), show),
-        ("blockers-checked-everywhere", edge(stream_checked), show),
+        ("blockers-checked-everywhere", edge(stream_checked), show_step),
         ("blockers-checked-everywhere.disjoint", by_induction(jobs_disjoint), show),
         ("no-leaked-blockers", by_induction(no_leaked_blockers), show),
         ("ownership-and-reporting", by_induction(reported(variant)), show),
@@ -289,42 +313,56 @@ def chain_claims(variant: str) -> list[tuple[str, Callable[[], Induction], Calla
     ]
 
 
-def describe(result: Induction | Outcome, pre: PState, post: PState) -> str:
-    """The counterexample (to induction) as a readable pair of states, for chains up to 8 nodes."""
-    outcome = result
-    label = ""
-    if isinstance(result, Induction):
-        failed = result.failed
-        if failed is None:
-            return ""
-        label, outcome = failed
-        label = f"{label} fails: "
+def describe(result: Induction, pre: PState, post: PState, step_claim: bool = False) -> str:
+    """The failed obligation and its counterexample (to induction) as a readable state, or state pair.
+
+    ``step_claim``: the "safety" obligation is a claim about one step (the
+    edge claims), so its counterexample is a pair too.
+    """
+    failed = result.failed
+    if failed is None:
+        return ""
+    name, outcome = failed
+    if name == "safety" and step_claim:
+        name = "the step claim"
+    label = f"{name} fails" + (f" at {outcome.where}" if outcome.where else "")
     model = outcome.model
     if model is None:
-        return f"{label}{outcome.reason}" if label else ""
-    n = model.eval(N, model_completion=True).as_long()
+        return f"{label}: {outcome.reason}"
+
+    def v(term: z3.ExprRef) -> int | bool:
+        r = model.eval(term, model_completion=True)
+        return z3.is_true(r) if z3.is_bool(r) else r.as_long()
+
+    n = v(N)
+
+    def position(p: int) -> str:
+        return "none" if p == -1 else str(p)
 
     def show(s: PState) -> str:
-        def v(term: z3.ExprRef) -> object:
-            r = model.eval(term, model_completion=True)
-            return z3.is_true(r) if z3.is_bool(r) else r.as_long()
-
         cells = []
-        for p in range(min(n, 8)):
-            if not v(s.inch[p]):
+        for p in range(n):
+            if not v(s.inch(p)):
                 continue
             text = f"[{p}]"
-            owners = [o for o in range(min(n, 8)) if v(s.blk[p][o])]
+            owners = [o for o in range(n) if v(s.blk(p, o))]
             if owners:
                 text += "*" + ",".join(map(str, owners))
-            if v(s.has[p]):
-                flags = "finished" if v(s.finished[p]) else "running"
-                flags += ",cancelled" if v(s.cancelled[p]) else ""
-                text += f"{{stream->{v(s.base[p])},{flags}}}"
+            if v(s.has(p)):
+                flags = "finished" if v(s.finished(p)) else "running"
+                flags += ",cancelled" if v(s.cancelled(p)) else ""
+                text += f"{{stream->{position(v(s.base(p)))},{flags}}}"
             cells.append(text)
-        return " <- ".join(cells) + ("   (first 8 positions)" if n > 8 else "")
+        return " <- ".join(cells)
 
-    lines = [f"{label}N = {n}; [p]*o: node p blocked by job of o", f"  before: {show(pre)}"]
-    if isinstance(result, Outcome) or label.startswith("consecution"):
+    arguments = {
+        "block-stream": f" (top={v(TOP)}, base={position(v(BASE))})",
+        "job returns": f" (owner={v(OWNER)})",
+        "stream_complete": f" (owner={v(OWNER)}, success={v(SUCCESS)})",
+        "block-job-cancel": f" (owner={v(OWNER)})",
+    }
+    lines = [f"{label}{arguments.get(outcome.where, '')}: N = {n}; [p]*o: node p carries the blocker of o's job"]
+    lines.append(f"  before: {show(pre)}")
+    if name in ("consecution", "the step claim"):
         lines.append(f"  after:  {show(post)}")
     return "\n".join(lines)

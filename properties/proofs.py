@@ -44,8 +44,6 @@ INVARIANT_CLAIMS = frozenset(
 
 def proof_rows(variant: str) -> list[tuple[Row, bool]]:
     """The rows that need no scenario: (row, is an invariant claim)."""
-    # The all-lengths claims go first: their quantified queries are the ones
-    # sensitive to z3's term order, and this is the order they were tuned in.
     rows = []
     for claim, prove, show in chain_proofs.chain_claims(variant):
         started = time.perf_counter()
@@ -89,14 +87,15 @@ def format_trace(scenario: Scenario, states: list[tuple], steps: int) -> str:
 
 
 def _detail(result: Induction | Outcome, show) -> str:
-    return show(result) if result.status is Status.VIOLATED or isinstance(result, Induction) and result.failed else ""
+    return show(result) if result.status is not Status.PROVED else ""
 
 
 def run_prove(scenario: Scenario, variant: str, out: IO[str] | None = None) -> int:
     """Run every proof for ``variant`` and print the table; the exit code of checker/exitcodes.py.
 
     0 when nothing is violated or unknown, 12 when an invariant-type claim
-    is violated, 13 for any other violated (or unknown) claim, 255 on an
+    is violated, 13 for any other failed claim (violated, counterexample to
+    induction, unknown), 255 on an
     internal error.  The scenario's own variant is replaced by ``variant``.
     """
     try:
@@ -112,8 +111,12 @@ def run_prove(scenario: Scenario, variant: str, out: IO[str] | None = None) -> i
 
 
 def exit_code(rows: list[tuple[Row, bool]]) -> ExitCode:
-    """12 if an invariant-type claim is violated, else 13 if anything else failed, else 0."""
-    failed = [(r, inv) for r, inv in rows if r.status is Status.VIOLATED or (r.status is Status.UNKNOWN and r.scope != "out of BMC's scope")]
+    """12 if an invariant-type claim is violated, else 13 if anything else failed, else 0.
+
+    A counterexample to induction fails the run (13) but is not a violation
+    (12): its state satisfies the invariant without being shown reachable.
+    """
+    failed = [(r, inv) for r, inv in rows if r.status in (Status.VIOLATED, Status.CTI) or (r.status is Status.UNKNOWN and r.scope != "out of BMC's scope")]
     if any(inv and r.status is Status.VIOLATED for r, inv in failed):
         return ExitCode.INVARIANT
     return ExitCode.LIVENESS if failed else ExitCode.OK

@@ -1,0 +1,181 @@
+"""Universal claims decided without quantifiers reaching z3, so that answers never depend on term order.
+
+Why: z3's quantifier engines (E-matching, MBQI) choose instances in an
+order taken from term ids, that is from every term the process built
+before.  The same quantified query was proved in one process and ran out
+of budget in another.  Here a ``∀`` is a Python function; the solver only
+ever sees its instances, so every query is quantifier-free (arrays or
+uninterpreted functions with linear arithmetic), a decidable fragment
+where z3's answer is the same whatever the order.  Only its time varies.
+
+A claim ``premises ⇒ goal`` over a family of structures of size ``n``
+(chain positions ``0 .. n-1``, say) is decided in two ways:
+
+- **exactly, for small sizes**: with the size fixed to ``n``, every
+  ``∀`` of the premises is instantiated at every element of the domain.
+  When the formulas are *domain-guarded* (each body is trivially true for
+  values outside the domain, and nothing outside it is read in a way that
+  matters) this is the claim itself at size ``n``, so a model is a real
+  counterexample;
+- **for every size**: with the size symbolic, each ``∀`` of the premises
+  is instantiated at a set of terms the caller names (the goal's skolem
+  constants, the action's arguments, what they point to).  Fewer premises
+  can only make a counterexample easier to find, so "unsat" proves the
+  claim for every size.  "sat" proves nothing; it becomes ``unknown``
+  when no small size gave a real counterexample either.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import z3
+
+from .smt import DEFAULT_BUDGET, Outcome, Status
+
+#: The sort of elements unless told otherwise: positions, indices, sizes.
+INT = z3.IntSort()
+
+
+class Forall:
+    """``∀ x1 .. xk. body(x1, .., xk)`` over one sort (Int unless told), kept as a template to instantiate.
+
+    The body is built once over placeholder constants; an instance is one
+    ``z3.substitute`` call, which is much cheaper than rebuilding the body
+    through the Python API (queries here have tens of thousands of instances).
+    """
+
+    def __init__(self, arity: int, body: Callable[..., z3.BoolRef], sort: z3.SortRef = INT) -> None:
+        self.arity = arity
+        placeholders = [z3.Const(f"forall.{i}", sort) for i in range(arity)]
+        self.template = body(*placeholders)
+        self._from = (z3.Ast * arity)(*(p.as_ast() for p in placeholders))
+
+    def at(self, *args: z3.ExprRef) -> z3.BoolRef:
+        """The body with the placeholders replaced by ``args``.
+
+        This calls z3's C API directly: ``z3.substitute`` re-checks every
+        pair's sorts in Python, which is most of the time of a query.
+        """
+        ctx = self.template.ctx
+        to = (z3.Ast * self.arity)(*(a.as_ast() for a in args))
+        return z3.BoolRef(z3.Z3_substitute(ctx.ref(), self.template.as_ast(), self.arity, self._from, to), ctx)
+
+
+#: A conjunct of a premise or a goal: a ground formula or a universal one.
+Clause = z3.BoolRef | Forall
+
+
+def instantiate(clause: Clause, terms: Sequence[z3.ExprRef]) -> list[z3.BoolRef]:
+    """The clause itself if ground, else its body at every tuple of ``terms``."""
+    if not isinstance(clause, Forall):
+        return [clause]
+    return [clause.at(*args) for args in itertools.product(terms, repeat=clause.arity)]
+
+
+def skolemize(goal: Sequence[Clause], sort: z3.SortRef) -> tuple[z3.BoolRef, list[z3.ExprRef]]:
+    """``¬goal`` with each universal's variables replaced by fresh constants (which the result returns)."""
+    witnesses: list[z3.ExprRef] = []
+    negations = []
+    for i, clause in enumerate(goal):
+        if isinstance(clause, Forall):
+            consts = [z3.Const(f"witness{i}.{j}", sort) for j in range(clause.arity)]
+            witnesses += consts
+            negations.append(z3.Not(clause.at(*consts)))
+        else:
+            negations.append(z3.Not(clause))
+    return z3.Or(*negations), witnesses
+
+
+def refute(premises: Sequence[Clause], negated_goal: z3.BoolRef, terms: Sequence[z3.ExprRef], budget: int) -> Outcome:
+    """One quantifier-free query: the premises' instances at ``terms`` and the negated goal.
+
+    PROVED means unsat (no counterexample even with these instances only),
+    VIOLATED means sat (a model of these instances), UNKNOWN the budget ran out.
+    """
+    solver = z3.Solver()
+    solver.set("rlimit", budget)
+    solver.set("random_seed", 0)
+    for clause in premises:
+        solver.add(*instantiate(clause, terms))
+    solver.add(negated_goal)
+    started = time.perf_counter()
+    answer = solver.check()
+    seconds = time.perf_counter() - started
+    if answer == z3.unsat:
+        return Outcome(Status.PROVED, seconds=seconds)
+    if answer == z3.sat:
+        return Outcome(Status.VIOLATED, solver.model(), seconds)
+    return Outcome(Status.UNKNOWN, seconds=seconds, reason=solver.reason_unknown())
+
+
+@dataclass(frozen=True)
+class Domain:
+    """A family of structures by size: the size constant, the sizes to check exactly, the elements of one size.
+
+    ``elements(n)`` must cover every value a domain-guarded formula can
+    read at size ``n`` (for chain positions: ``-1`` for "none" and ``0 .. n-1``).
+    """
+
+    size: z3.ArithRef
+    small_sizes: Sequence[int]
+    elements: Callable[[int], list[z3.ExprRef]]
+    sort: z3.SortRef = INT
+
+
+def check_every_size(
+    domain: Domain,
+    premises: Sequence[Clause],
+    goal: Sequence[Clause],
+    terms: Callable[[Sequence[z3.ExprRef]], Sequence[z3.ExprRef]],
+    budget: int = DEFAULT_BUDGET,
+) -> Outcome:
+    """Is ``premises ⇒ goal`` valid at every size?  A real counterexample at a small size, a proof, or unknown.
+
+    ``terms(witnesses)`` names the instantiation terms of the symbolic
+    check, given the goal's skolem constants.  The exact checks use those
+    terms too, on top of the whole domain: more instances never make a
+    counterexample less real.
+    """
+    negated, witnesses = skolemize(goal, domain.sort)
+    symbolic_terms = _unique(terms(witnesses))
+    spent = 0.0
+    for n in domain.small_sizes:
+        exact = refute([*premises, domain.size == n], negated, _unique([*domain.elements(n), *witnesses]), budget)
+        spent += exact.seconds
+        if exact.status is Status.VIOLATED:
+            _check_guarded(exact.model, witnesses, domain.elements(n))
+            return Outcome(Status.VIOLATED, exact.model, spent)
+        if exact.status is Status.UNKNOWN:
+            return Outcome(Status.UNKNOWN, seconds=spent, reason=f"size {n}: {exact.reason}")
+    general = refute(premises, negated, symbolic_terms, budget)
+    spent += general.seconds
+    if general.status is Status.PROVED:
+        return Outcome(Status.PROVED, seconds=spent)
+    reason = general.reason or (
+        f"no counterexample up to size {max(domain.small_sizes)}, and the {len(symbolic_terms)} "
+        "instantiation terms are too few for a proof"
+    )
+    return Outcome(Status.UNKNOWN, seconds=spent, reason=reason)
+
+
+def _check_guarded(model: z3.ModelRef, witnesses: Sequence[z3.ExprRef], elements: Sequence[z3.ExprRef]) -> None:
+    """A counterexample whose witness lies outside the domain means the goal is not domain-guarded:
+    the exact check would then not be exact, so that is the caller's error, not a result."""
+    inside = {model.eval(e, model_completion=True).sexpr() for e in elements}
+    for w in witnesses:
+        value = model.eval(w, model_completion=True).sexpr()
+        if value not in inside:
+            raise ValueError(f"the goal fails at {w} = {value}, outside the domain: guard its quantified variables")
+
+
+def _unique(terms: Sequence[z3.ExprRef]) -> list[z3.ExprRef]:
+    """``terms`` without repeats (by structure, after simplification), in first-seen order."""
+    seen: dict[int, z3.ExprRef] = {}
+    for term in terms:
+        simple = z3.simplify(term)
+        seen.setdefault(simple.get_id(), simple)
+    return list(seen.values())

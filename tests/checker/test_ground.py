@@ -1,0 +1,61 @@
+"""checker/ground.py on hand-worked claims: proofs, real counterexamples at the smallest size, honest unknowns."""
+
+from __future__ import annotations
+
+import pytest
+import z3
+
+from blockcheck.checker.ground import Domain, Forall, check_every_size
+from blockcheck.checker.smt import Status
+
+N = z3.Int("n")
+f = z3.Function("f", z3.IntSort(), z3.IntSort())
+DOMAIN = Domain(size=N, small_sizes=range(1, 6), elements=lambda n: [z3.IntVal(i) for i in range(n)])
+
+
+def inside(x: z3.ArithRef) -> z3.BoolRef:
+    return z3.And(x >= 0, x < N)
+
+
+def witnesses_only(witnesses):
+    return list(witnesses)
+
+
+def test_a_valid_claim_is_proved_for_every_size() -> None:
+    premises = [N >= 1, Forall(1, lambda x: z3.Implies(inside(x), f(x) >= 0))]
+    goal = [Forall(1, lambda x: z3.Implies(inside(x), f(x) + 1 >= 1))]
+    assert check_every_size(DOMAIN, premises, goal, witnesses_only).status is Status.PROVED
+
+
+def test_a_false_claim_gives_a_real_counterexample_at_the_smallest_size() -> None:
+    """f >= 0 everywhere does not make f positive from position 2 on; the first size with a
+    position 2 is 3, so that is the counterexample's size, and f is 0 there."""
+    premises = [N >= 1, Forall(1, lambda x: z3.Implies(inside(x), f(x) >= 0))]
+    goal = [Forall(1, lambda x: z3.Implies(z3.And(inside(x), x >= 2), f(x) > 0))]
+    outcome = check_every_size(DOMAIN, premises, goal, witnesses_only)
+    assert outcome.status is Status.VIOLATED
+    assert outcome.model.eval(N).as_long() == 3
+    assert outcome.model.eval(f(2)).as_long() == 0
+
+
+def test_a_claim_false_only_beyond_the_small_sizes_is_unknown_not_proved() -> None:
+    """Size 9 breaks the claim; sizes 1-5 cannot show it, and the symbolic check must not call it proved."""
+    outcome = check_every_size(DOMAIN, [N >= 1], [N != 9], witnesses_only)
+    assert outcome.status is Status.UNKNOWN
+    assert "no counterexample up to size 5" in outcome.reason
+
+
+def test_too_few_instantiation_terms_give_unknown_and_enough_give_a_proof() -> None:
+    """f(0) >= 0 and f(x) >= 0 => f(x+1) >= 0 give f(2) >= 0, but only through the instances at 0 and 1."""
+    step = Forall(1, lambda x: z3.Implies(z3.And(inside(x), f(x) >= 0), f(x + 1) >= 0))
+    premises = [N >= 3, f(0) >= 0, step]
+    goal = [f(2) >= 0]
+    assert check_every_size(DOMAIN, premises, goal, witnesses_only).status is Status.UNKNOWN
+    enough = check_every_size(DOMAIN, premises, goal, lambda w: [z3.IntVal(0), z3.IntVal(1)])
+    assert enough.status is Status.PROVED
+
+
+def test_an_unguarded_goal_is_refused_rather_than_reported() -> None:
+    """x < 100 fails only outside every small domain: the exact check would not be exact."""
+    with pytest.raises(ValueError, match="outside the domain"):
+        check_every_size(DOMAIN, [N >= 1], [Forall(1, lambda x: x < 100)], witnesses_only)
