@@ -1,11 +1,12 @@
 """Any chain length: an inductive invariant over position-indexed functions with a symbolic length N.
 
-The state keeps what the four claims (isolation, blockers checked
-everywhere, no leaked blockers, ownership) depend on, as uninterpreted
-functions of node positions: chain membership, each owner's job (present,
-base, finished, cancelled) and the blocker relation ``blk(node, owner)``.
-Contents are left to data_proofs.py; the chain's backing links are implied
-by membership (see :func:`chain_shape`).
+The state keeps what the claims (isolation, blockers checked everywhere,
+no leaked blockers, chain integrity, ownership) depend on, as uninterpreted
+functions of node positions (position-indexed maps, like arrays): chain
+membership, backing links, each owner's job (present, base, finished,
+cancelled) and the blocker relation ``blk(node, owner)``.  Contents are
+left to data_proofs.py, which relies on the ``chain-links`` invariant
+proved here.
 
 Actions with symbolic arguments: start a stream (any top, any base), a job
 returns (job-copy of the last chunk, job-io-error, job-exit), stream_complete,
@@ -40,6 +41,7 @@ CHAINS = Domain(size=N, small_sizes=range(2, 6), elements=lambda n: [z3.IntVal(p
 @dataclass
 class PState:
     inch: z3.FuncDeclRef  # position -> in the chain
+    bk: z3.FuncDeclRef  # position -> its backing position (-1: none)
     has: z3.FuncDeclRef  # owner -> has a job
     base: z3.FuncDeclRef  # owner -> its job's base (-1: none)
     finished: z3.FuncDeclRef
@@ -50,6 +52,7 @@ class PState:
 def pstate(tag: str) -> PState:
     return PState(
         z3.Function(f"inch@{tag}", I, B),
+        z3.Function(f"backing@{tag}", I, I),
         z3.Function(f"has@{tag}", I, B),
         z3.Function(f"base@{tag}", I, I),
         z3.Function(f"finished@{tag}", I, B),
@@ -69,14 +72,26 @@ def involved(s: PState, o: z3.ArithRef, y: z3.ArithRef) -> z3.BoolRef:
 
 # -- the strengthening invariants ------------------------------------------------
 def chain_shape(s: PState) -> Clause:
-    """chain-shape: the active layer (position N-1) is in the chain.
+    """chain-shape: the active layer (position N-1) is in the chain, and only positions are."""
+    return Forall(1, lambda y: z3.And(s.inch(N - 1), z3.Implies(s.inch(y), node(y))))
 
-    Backing links are not stored: every chain node is backed by the next
-    lower chain position (the explicit model keeps ``backing[i] < i``, and a
-    stream_complete links the top to its base, the next chain node left
-    below it).  So the chain is exactly the member positions in order.
+
+def chain_links(s: PState) -> Clause:
+    """chain-links: every chain node is backed by the next lower chain position (-1 when none).
+
+    So the chain is exactly its member positions in order, the backing graph
+    is acyclic (links point down), and reading through the chain means
+    reading down the member positions: what data_proofs.py assumes.  The
+    explicit model keeps ``backing[i] < i`` and a stream_complete links the
+    top to its base, the next chain node left below it once the middle is dropped.
     """
-    return s.inch(N - 1)
+
+    def body(y: z3.ArithRef, z: z3.ArithRef) -> z3.BoolRef:
+        below = s.bk(y)
+        down = z3.And(below >= -1, below < y, z3.Or(below == -1, s.inch(below)))
+        return z3.Implies(s.inch(y), z3.And(down, z3.Implies(z3.And(z > below, z < y), z3.Not(s.inch(z)))))
+
+    return Forall(2, body)
 
 
 def jobs_well_formed(s: PState) -> Clause:
@@ -103,7 +118,7 @@ def jobs_disjoint(s: PState) -> Clause:
     return Forall(3, lambda y, a, b: z3.Implies(z3.And(a != b, involved(s, a, y)), z3.Not(involved(s, b, y))))
 
 
-STRENGTHENING = (chain_shape, jobs_well_formed, blockers_exact, jobs_disjoint)
+STRENGTHENING = (chain_shape, chain_links, jobs_well_formed, blockers_exact, jobs_disjoint)
 
 
 def invariant(s: PState) -> list[Clause]:
@@ -137,6 +152,7 @@ def steps(pre: PState, post: PState, variant: str) -> dict[str, list[Clause]]:
         z3.And(node(t), pre.inch(t), b >= -1, b < t, z3.Or(b == -1, pre.inch(b)), z3.Not(pre.has(t))),
         *checked,
         unary(pre.inch, post.inch),
+        unary(pre.bk, post.bk),
         unary(pre.has, post.has, lambda x: z3.Or(x == t, pre.has(x))),
         unary(pre.base, post.base, lambda x: z3.If(x == t, b, pre.base(x))),
         unary(pre.finished, post.finished, lambda x: z3.And(x != t, pre.finished(x))),
@@ -147,6 +163,7 @@ def steps(pre: PState, post: PState, variant: str) -> dict[str, list[Clause]]:
     returns = [
         z3.And(node(o), pre.has(o), z3.Not(pre.finished(o))),
         unary(pre.inch, post.inch),
+        unary(pre.bk, post.bk),
         unary(pre.base, post.base),
         unary(pre.cancelled, post.cancelled),
     ]
@@ -168,6 +185,7 @@ def steps(pre: PState, post: PState, variant: str) -> dict[str, list[Clause]]:
     complete = [
         z3.And(node(o), pre.has(o), pre.finished(o)),
         unary(pre.inch, post.inch, lambda y: z3.And(pre.inch(y), z3.Not(z3.And(redirect, y > pre.base(o), y < o)))),
+        unary(pre.bk, post.bk, lambda y: z3.If(z3.And(redirect, y == o), pre.base(o), pre.bk(y))),
         unary(pre.has, post.has, lambda x: z3.And(x != o, pre.has(x))),
         unary(pre.base, post.base),
         unary(pre.finished, post.finished),
@@ -177,6 +195,7 @@ def steps(pre: PState, post: PState, variant: str) -> dict[str, list[Clause]]:
     cancel = [
         z3.And(node(o), pre.has(o)),
         unary(pre.inch, post.inch),
+        unary(pre.bk, post.bk),
         unary(pre.has, post.has),
         unary(pre.base, post.base),
         unary(pre.finished, post.finished),
@@ -187,10 +206,11 @@ def steps(pre: PState, post: PState, variant: str) -> dict[str, list[Clause]]:
 
 
 def init(s: PState) -> list[Clause]:
-    """The initial chain: every position 0..N-1 in the chain, no job, no blocker."""
+    """The initial chain: every position 0..N-1 in the chain, each backed by the one below, no job, no blocker."""
     return [
         N >= 2,
         Forall(1, lambda y: s.inch(y) == node(y)),
+        Forall(1, lambda y: s.bk(y) == y - 1),
         Forall(1, lambda o: z3.Not(s.has(o))),
         Forall(2, lambda y, o: z3.Not(s.blk(y, o))),
     ]
@@ -199,6 +219,11 @@ def init(s: PState) -> list[Clause]:
 # -- the claims ---------------------------------------------------------------------
 def no_leaked_blockers(s: PState) -> Clause:
     return Forall(2, lambda y, o: z3.Implies(z3.And(node(y), node(o), s.blk(y, o)), involved(s, o, y)))
+
+
+def links_point_down(s: PState) -> Clause:
+    """chain-integrity.acyclic: every chain node's backing is a lower position, so no walk down the chain cycles."""
+    return Forall(1, lambda y: z3.Implies(s.inch(y), s.bk(y) < y))
 
 
 def guarded_ops_refused(s: PState) -> Clause:
@@ -234,9 +259,10 @@ def chain_claims(variant: str) -> list[tuple[str, Callable[[], Induction], Calla
     actions = steps(pre, post, variant)
 
     def terms(witnesses: Sequence[z3.ExprRef]) -> list[z3.ExprRef]:
-        """Where the symbolic check instantiates: the arguments, the goal's witnesses, the active layer, their bases."""
+        """Where the symbolic check instantiates: the arguments, the goal's witnesses, the active layer, their bases and backing nodes."""
         named = [TOP, BASE, OWNER, *witnesses, N - 1]
-        return [*named, *(pre.base(x) for x in named), *(post.base(x) for x in named)]
+        # No post-state terms: the step's frames equate each post(x) with pre-state terms already here.
+        return [*named, *(pre.base(x) for x in named), *(pre.bk(x) for x in named)]
 
     def valid(premises: Sequence[Clause], goal: Sequence[Clause]) -> Outcome:
         """Each goal clause on its own: fewer witnesses, so fewer instances."""
@@ -275,17 +301,31 @@ def chain_claims(variant: str) -> list[tuple[str, Callable[[], Induction], Calla
         return prove
 
     def isolation() -> Outcome:
-        """Every step changes (chain membership or a new job) only nodes no other job involves."""
+        """Every step changes (chain membership, a backing link, a new job) only nodes no other job involves."""
 
         def isolated(own: bool) -> Forall:
             def body(y: z3.ArithRef, o: z3.ArithRef) -> z3.BoolRef:
-                changed = z3.Or(pre.inch(y) != post.inch(y), z3.And(post.has(y), z3.Not(pre.has(y))))
+                relinked = z3.And(pre.inch(y), pre.bk(y) != post.bk(y))
+                changed = z3.Or(pre.inch(y) != post.inch(y), relinked, z3.And(post.has(y), z3.Not(pre.has(y))))
                 return z3.Implies(z3.And(changed, involved(pre, o, y)), z3.And(z3.BoolVal(own), o == OWNER))
 
             return Forall(2, body)
 
         own = ("job returns", "stream_complete")
         return all_proved(lambda n=n, s=s: at_step(n, valid([*invariant(pre), *s], [isolated(n in own)])) for n, s in actions.items())
+
+    def links_change_on_success() -> Outcome:
+        """A chain node's backing link changes only by its own job's successful stream_complete, to the job's base."""
+
+        def body(y: z3.ArithRef, completes: bool) -> z3.BoolRef:
+            changed = z3.And(post.inch(y), pre.bk(y) != post.bk(y))
+            allowed = z3.And(z3.BoolVal(completes), y == OWNER, SUCCESS, z3.Not(pre.cancelled(OWNER)), post.bk(y) == pre.base(OWNER))
+            return z3.Implies(changed, allowed)
+
+        return all_proved(
+            lambda n=n, s=s: at_step(n, valid([*invariant(pre), *s], [Forall(1, lambda y, c=n == "stream_complete": body(y, c))]))
+            for n, s in actions.items()
+        )
 
     def stream_checked() -> Outcome:
         """An accepted stream finds no blocker from its top down to, not including, its base."""
@@ -308,6 +348,8 @@ def chain_claims(variant: str) -> list[tuple[str, Callable[[], Induction], Calla
         ("blockers-checked-everywhere", edge(stream_checked), show_step),
         ("blockers-checked-everywhere.disjoint", by_induction(jobs_disjoint), show),
         ("no-leaked-blockers", by_induction(no_leaked_blockers), show),
+        ("chain-integrity", edge(links_change_on_success), show_step),
+        ("chain-integrity.acyclic", by_induction(links_point_down), show),
         ("ownership-and-reporting", by_induction(reported(variant)), show),
         ("jobs-end: a finished job can complete", by_induction(complete_enabled(variant)), show),
     ]
@@ -341,10 +383,12 @@ def describe(result: Induction, pre: PState, post: PState, step_claim: bool = Fa
 
     def show(s: PState) -> str:
         cells = []
+        below = -1
         for p in range(n):
             if not v(s.inch(p)):
                 continue
-            text = f"[{p}]"
+            text = f"[{p}]" if v(s.bk(p)) == below else f"[{p}](backing {position(v(s.bk(p)))})"
+            below = p
             owners = [o for o in range(n) if v(s.blk(p, o))]
             if owners:
                 text += "*" + ",".join(map(str, owners))
@@ -361,7 +405,8 @@ def describe(result: Induction, pre: PState, post: PState, step_claim: bool = Fa
         "stream_complete": f" (owner={v(OWNER)}, success={v(SUCCESS)})",
         "block-job-cancel": f" (owner={v(OWNER)})",
     }
-    lines = [f"{label}{arguments.get(outcome.where, '')}: N = {n}; [p]*o: node p carries the blocker of o's job"]
+    legend = "[p]*o: p carries o's blocker; (backing q): p's backing, when not the chain node to its left"
+    lines = [f"{label}{arguments.get(outcome.where, '')}: N = {n}; {legend}"]
     lines.append(f"  before: {show(pre)}")
     if name in ("consecution", "the step claim"):
         lines.append(f"  after:  {show(post)}")

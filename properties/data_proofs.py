@@ -2,7 +2,7 @@
 
 A chain is a set of positions ``inch`` (an Array Int -> Bool) read in
 position order: node ``i`` is backed by the next lower position in the
-set (the ``chain-shape`` invariant of chain_proofs.py).  Each node has an
+set (the ``chain-links`` invariant of chain_proofs.py).  Each node has an
 allocation map and contents, ``alloc[node][chunk]`` and ``data[node][chunk]``,
 as z3 Arrays, so nothing about chain length, chunk count or values is
 enumerated.  What node ``r`` reads at chunk ``c`` is the contents of the

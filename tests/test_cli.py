@@ -207,7 +207,7 @@ def test_prove_passes_on_the_design(capsys):
     code, out, _ = run(capsys, "prove", *SMALL)
     assert code == ExitCode.OK
     assert "counterexample to induction" not in out and "violated" not in out
-    assert out.count("│ all chain lengths ") == 7 and out.count("no violation up to k") == 10
+    assert out.count("│ all chain lengths ") == 9 and out.count("no violation up to k") == 10
 
 
 @pytest.mark.parametrize(
