@@ -16,9 +16,17 @@ these functions and are stuttering steps here.
 Every ``∀`` is a :class:`~blockcheck.checker.ground.Forall` and reaches z3
 only as instances (checker/ground.py says why): each query is decided
 exactly on chains of 2 to 5 nodes (a counterexample there is real) and
-proved for every length from instances at the terms a step mentions.  All
-formulas are *position-guarded* (true of values outside ``-1 .. N-1``),
-which is what makes the small-chain checks exact.
+proved for every length from instances at the terms a step mentions.  The
+formulas are *position-guarded*: what they say of values outside
+``-1 .. N-1`` (chain members and owners are positions, bases and backing
+links lie below their node, frames copy) can be met whatever the values
+inside, which is what makes the small-chain checks exact.
+
+The rules that decide a claim (which jobs query-block-jobs lists, when
+stream_complete is scheduled, what a stream start checks) are rules here,
+shared by the steps and the claims, so a variant changes the rule and the
+claim finds out.  tests/properties/test_chain_steps_conform.py checks the
+steps against the explicit model edge by edge.
 """
 
 from __future__ import annotations
@@ -129,6 +137,27 @@ def invariant(s: PState) -> list[Clause]:
 TOP, BASE, OWNER = z3.Ints("top base owner")
 #: The job copied every chunk without error: the data proofs' business, free here.
 SUCCESS = z3.Bool("success")
+#: The job returned by an I/O error (job-io-error), which skips the exit path, rather than by job-exit or its last copy.
+IO_ERROR = z3.Bool("io_error")
+
+
+def query_lists(variant: str) -> Callable[[PState, z3.ArithRef], z3.BoolRef]:
+    """The rule of query-block-jobs: whose job it lists under the right device field.
+
+    As designed it walks every node of the tree, so every position;
+    root-only-query looks at the active layer only; device-field-empty
+    lists every job but gives a device only for the active layer's.
+    """
+    if variant in ("root-only-query", "device-field-empty"):
+        return lambda s, o: o == N - 1
+    return lambda s, o: node(o)
+
+
+def complete_scheduled(variant: str) -> Callable[[PState, z3.ArithRef], z3.BoolRef]:
+    """The rule that schedules stream_complete: for every finished job, except a cancelled one under cancel-never-completes."""
+    if variant == "cancel-never-completes":
+        return lambda s, o: z3.And(s.has(o), s.finished(o), z3.Not(s.cancelled(o)))
+    return lambda s, o: z3.And(s.has(o), s.finished(o))
 
 
 def unary(pre: z3.FuncDeclRef, post: z3.FuncDeclRef, value: Callable[[z3.ArithRef], z3.ExprRef] | None = None) -> Forall:
@@ -168,7 +197,7 @@ def steps(pre: PState, post: PState, variant: str) -> dict[str, list[Clause]]:
         unary(pre.cancelled, post.cancelled),
     ]
     if variant == "cancel-skips-complete":
-        skip = pre.cancelled(o)  # the early exit ends the job without stream_complete
+        skip = z3.And(pre.cancelled(o), z3.Not(IO_ERROR))  # the early exit ends the job without stream_complete
         returns += [
             unary(pre.has, post.has, lambda x: z3.And(pre.has(x), z3.Not(z3.And(x == o, skip)))),
             unary(pre.finished, post.finished, lambda x: z3.Or(pre.finished(x), z3.And(x == o, z3.Not(skip)))),
@@ -178,12 +207,12 @@ def steps(pre: PState, post: PState, variant: str) -> dict[str, list[Clause]]:
         returns += [
             unary(pre.has, post.has),
             unary(pre.finished, post.finished, lambda x: z3.Or(x == o, pre.finished(x))),
-            blockers(pre, post, unblocked if variant == "early-unblock" else None),
+            blockers(pre, post, (lambda y, x: z3.If(IO_ERROR, pre.blk(y, x), unblocked(y, x))) if variant == "early-unblock" else None),
         ]
     cancelled = pre.cancelled(o)
     redirect = z3.Or(SUCCESS, cancelled) if variant == "cancel-changes-chain" else z3.And(SUCCESS, z3.Not(cancelled))
     complete = [
-        z3.And(node(o), pre.has(o), pre.finished(o)),
+        z3.And(node(o), complete_scheduled(variant)(pre, o)),
         unary(pre.inch, post.inch, lambda y: z3.And(pre.inch(y), z3.Not(z3.And(redirect, y > pre.base(o), y < o)))),
         unary(pre.bk, post.bk, lambda y: z3.If(z3.And(redirect, y == o), pre.base(o), pre.bk(y))),
         unary(pre.has, post.has, lambda x: z3.And(x != o, pre.has(x))),
@@ -232,25 +261,15 @@ def guarded_ops_refused(s: PState) -> Clause:
 
 
 def reported(variant: str) -> Callable[[PState], Clause]:
-    """ownership-and-reporting: every job is listed by query-block-jobs under its expected name."""
-    narrow = variant in ("root-only-query", "device-field-empty")
-
-    def holds(s: PState) -> Clause:
-        return Forall(1, lambda o: z3.Implies(z3.And(node(o), s.has(o)), o == N - 1 if narrow else z3.BoolVal(True)))
-
-    return holds
+    """ownership-and-reporting: query-block-jobs lists every job under its expected name (by its rule)."""
+    lists = query_lists(variant)
+    return lambda s: Forall(1, lambda o: z3.Implies(s.has(o), lists(s, o)))
 
 
 def complete_enabled(variant: str) -> Callable[[PState], Clause]:
-    """jobs-end (its safety half): a finished job can always run stream_complete."""
-    stuck = variant == "cancel-never-completes"
-
-    def holds(s: PState) -> Clause:
-        return Forall(
-            1, lambda o: z3.Implies(z3.And(node(o), s.has(o), s.finished(o)), z3.Not(s.cancelled(o)) if stuck else z3.BoolVal(True))
-        )
-
-    return holds
+    """jobs-end (its safety half): every finished job has its stream_complete scheduled (by its rule)."""
+    scheduled = complete_scheduled(variant)
+    return lambda s: Forall(1, lambda o: z3.Implies(z3.And(s.has(o), s.finished(o)), scheduled(s, o)))
 
 
 def chain_claims(variant: str) -> list[tuple[str, Callable[[], Induction], Callable[[Induction], str]]]:
@@ -328,13 +347,18 @@ def chain_claims(variant: str) -> list[tuple[str, Callable[[], Induction], Calla
         )
 
     def stream_checked() -> Outcome:
-        """An accepted stream finds no blocker from its top down to, not including, its base."""
+        """A stream is accepted only if no job involves a node from its top down to, not including, its base.
 
-        def unblocked(y: z3.ArithRef, k: z3.ArithRef) -> z3.BoolRef:
+        Said of the jobs, not of the blockers the rule looks at: it holds
+        only because blockers are checked on every such node *and* mark
+        exactly what each job involves.
+        """
+
+        def free(y: z3.ArithRef, k: z3.ArithRef) -> z3.BoolRef:
             checked = z3.Or(y == TOP, z3.And(pre.inch(y), y > BASE, y < TOP))
-            return z3.Not(z3.And(node(k), checked, pre.blk(y, k)))
+            return z3.Not(z3.And(node(k), checked, involved(pre, k, y)))
 
-        return at_step("block-stream", valid([*invariant(pre), *actions["block-stream"]], [Forall(2, unblocked)]))
+        return at_step("block-stream", valid([*invariant(pre), *actions["block-stream"]], [Forall(2, free)]))
 
     def show(result: Induction) -> str:
         return describe(result, pre, post)
@@ -401,7 +425,7 @@ def describe(result: Induction, pre: PState, post: PState, step_claim: bool = Fa
 
     arguments = {
         "block-stream": f" (top={v(TOP)}, base={position(v(BASE))})",
-        "job returns": f" (owner={v(OWNER)})",
+        "job returns": f" (owner={v(OWNER)}, io_error={v(IO_ERROR)})",
         "stream_complete": f" (owner={v(OWNER)}, success={v(SUCCESS)})",
         "block-job-cancel": f" (owner={v(OWNER)})",
     }

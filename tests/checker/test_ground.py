@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import z3
 
 from blockcheck.checker.ground import Domain, Forall, check_every_size
@@ -55,7 +54,26 @@ def test_too_few_instantiation_terms_give_unknown_and_enough_give_a_proof() -> N
     assert enough.status is Status.PROVED
 
 
-def test_an_unguarded_goal_is_refused_rather_than_reported() -> None:
-    """x < 100 fails only outside every small domain: the exact check would not be exact."""
-    with pytest.raises(ValueError, match="outside the domain"):
-        check_every_size(DOMAIN, [N >= 1], [Forall(1, lambda x: x < 100)], witnesses_only)
+def test_a_claim_false_only_outside_every_small_domain_is_unknown_not_violated() -> None:
+    """x < 100 fails only at positions no small size has: no real counterexample, and no proof."""
+    outcome = check_every_size(DOMAIN, [N >= 1], [Forall(1, lambda x: x < 100)], witnesses_only)
+    assert outcome.status is Status.UNKNOWN
+
+
+def test_a_witness_the_failure_does_not_depend_on_still_gives_a_counterexample() -> None:
+    """The second variable plays no part: the counterexample is found with it inside the domain."""
+    premises = [N >= 1, Forall(1, lambda x: z3.Implies(inside(x), f(x) >= 0))]
+    goal = [Forall(2, lambda y, z: z3.Implies(inside(y), f(y) > 0))]
+    outcome = check_every_size(DOMAIN, premises, goal, witnesses_only)
+    assert outcome.status is Status.VIOLATED
+    assert outcome.model.eval(N).as_long() == 1
+
+
+def test_an_argument_bounded_only_by_a_universal_premise_is_held_to_it() -> None:
+    """g(a) for an argument a, and every x with g(x) is a position: so a < n.  Instantiating the
+    exact checks at the domain alone would let a = 7 at size 1, a counterexample that is not real."""
+    a = z3.Int("a")
+    g = z3.Function("g", z3.IntSort(), z3.BoolSort())
+    premises = [N >= 1, g(a), Forall(1, lambda x: z3.Implies(g(x), inside(x)))]
+    outcome = check_every_size(DOMAIN, premises, [a < N], lambda w: [*w, a])
+    assert outcome.status is Status.PROVED
