@@ -287,12 +287,9 @@ def chain_claims(variant: str) -> list[tuple[str, Callable[[], Induction], Calla
         """Each goal clause on its own: fewer witnesses, so fewer instances."""
         return all_proved(lambda c=c: check_every_size(CHAINS, [N >= 2, *premises], [c], terms) for c in goal)
 
-    def at_step(name: str, outcome: Outcome) -> Outcome:
-        return replace(outcome, where=name)
-
-    def consecution() -> Outcome:
-        """Inv and Next => Inv', one action at a time."""
-        return all_proved(lambda n=n, s=s: at_step(n, valid([*invariant(pre), *s], invariant(post))) for n, s in actions.items())
+    def every_step(goal: Callable[[str], Sequence[Clause]]) -> Outcome:
+        """Inv and each action's step imply ``goal(action)``, one action at a time; a failure names its action."""
+        return all_proved(lambda n=n, s=s: replace(valid([*invariant(pre), *s], goal(n)), where=n) for n, s in actions.items())
 
     shared: dict[str, Outcome] = {}
 
@@ -300,7 +297,7 @@ def chain_claims(variant: str) -> list[tuple[str, Callable[[], Induction], Calla
         """Initiation and consecution of the invariant, computed once per variant."""
         if not shared:
             shared["initiation"] = valid(init(pre), invariant(pre))
-            shared["consecution"] = consecution()
+            shared["consecution"] = every_step(lambda _: invariant(post))
         return shared["initiation"], shared["consecution"]
 
     def by_induction(safety: Callable[[PState], Clause]) -> Callable[[], Induction]:
@@ -330,8 +327,7 @@ def chain_claims(variant: str) -> list[tuple[str, Callable[[], Induction], Calla
 
             return Forall(2, body)
 
-        own = ("job returns", "stream_complete")
-        return all_proved(lambda n=n, s=s: at_step(n, valid([*invariant(pre), *s], [isolated(n in own)])) for n, s in actions.items())
+        return every_step(lambda action: [isolated(action in ("job returns", "stream_complete"))])
 
     def links_change_on_success() -> Outcome:
         """A chain node's backing link changes only by its own job's successful stream_complete, to the job's base."""
@@ -341,10 +337,7 @@ def chain_claims(variant: str) -> list[tuple[str, Callable[[], Induction], Calla
             allowed = z3.And(z3.BoolVal(completes), y == OWNER, SUCCESS, z3.Not(pre.cancelled(OWNER)), post.bk(y) == pre.base(OWNER))
             return z3.Implies(changed, allowed)
 
-        return all_proved(
-            lambda n=n, s=s: at_step(n, valid([*invariant(pre), *s], [Forall(1, lambda y, c=n == "stream_complete": body(y, c))]))
-            for n, s in actions.items()
-        )
+        return every_step(lambda action: [Forall(1, lambda y: body(y, action == "stream_complete"))])
 
     def stream_checked() -> Outcome:
         """A stream is accepted only if no job involves a node from its top down to, not including, its base.
@@ -358,7 +351,7 @@ def chain_claims(variant: str) -> list[tuple[str, Callable[[], Induction], Calla
             checked = z3.Or(y == TOP, z3.And(pre.inch(y), y > BASE, y < TOP))
             return z3.Not(z3.And(node(k), checked, involved(pre, k, y)))
 
-        return at_step("block-stream", valid([*invariant(pre), *actions["block-stream"]], [Forall(2, free)]))
+        return replace(valid([*invariant(pre), *actions["block-stream"]], [Forall(2, free)]), where="block-stream")
 
     def show(result: Induction) -> str:
         return describe(result, pre, post)

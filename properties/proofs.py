@@ -93,10 +93,10 @@ def _detail(result: Induction | Outcome, show) -> str:
 def run_prove(scenario: Scenario, variant: str, out: IO[str] | None = None) -> int:
     """Run every proof for ``variant`` and print the table; the exit code of checker/exitcodes.py.
 
-    0 when nothing is violated or unknown, 12 when an invariant-type claim
-    is violated, 13 for any other failed claim (violated, counterexample to
-    induction, unknown), 255 on an
-    internal error.  The scenario's own variant is replaced by ``variant``.
+    0 when every claim is proved (BMC: no violation up to k), 12 when an
+    invariant-type claim is violated, 13 for any other failed claim
+    (violated, counterexample to induction, unknown), 255 on an internal
+    error.  The scenario's own variant is replaced by ``variant``.
     """
     try:
         from dataclasses import replace
