@@ -52,6 +52,7 @@ def test_a_bound_is_never_a_pass(capsys):
         (["--model", "nope", "check"], "no model named 'nope' is registered"),
         (["check", *SMALL, "--report", "out", "--format", "pdf"], "unknown report format pdf"),
         (["replay", "missing-file.jsonl"], "cannot read the script missing-file.jsonl"),
+        (["prove", "--commands", "block-stream,block-commit"], "does not cover block-commit"),
     ],
 )
 def test_usage_errors_are_one_sentence_and_code_151(capsys, tmp_path, monkeypatch, argv, needle):
