@@ -173,6 +173,8 @@ def check_every_size(
 def _conjunction(formulas: list[z3.BoolRef]) -> z3.BoolRef:
     """``And(formulas)`` in one C call: the Python ``z3.And`` and ``Solver.add`` check each
     argument's sort in Python, which costs more than solving once there are thousands."""
+    if not formulas:
+        return z3.BoolVal(True)
     ctx = formulas[0].ctx
     args = (z3.Ast * len(formulas))(*(f.as_ast() for f in formulas))
     return z3.BoolRef(z3.Z3_mk_and(ctx.ref(), len(formulas), args), ctx)
