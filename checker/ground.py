@@ -17,8 +17,11 @@ A claim ``premises ⇒ goal`` over a family of structures of size ``n``
   they point to) is held to a domain value.  When the formulas are
   *domain-guarded* (what they say of values outside the domain can be met
   whatever the values inside it: a job's owner is a position, frames
-  only copy) this is the claim itself at size ``n``, so a model is a real
-  counterexample;
+  only copy) a model is a real counterexample at size ``n``.  Conversely
+  every counterexample at size ``n`` is found if each named term is
+  either forced into the domain by the premises or read only under a
+  guard that holds inside it (a step's arguments by its precondition, a
+  job's base only when it has the job);
 - **for every size**: with the size symbolic, each ``∀`` of the premises
   is instantiated at a set of terms the caller names (the goal's skolem
   constants, the action's arguments, what they point to).  Fewer premises
@@ -26,8 +29,10 @@ A claim ``premises ⇒ goal`` over a family of structures of size ``n``
   claim for every size.  "sat" proves nothing; it becomes ``unknown``
   when no small size gave a real counterexample either.
 
-Sat and unsat are the same in every process; which model z3 picks for a
-counterexample (so the state printed) may still vary with term order.
+Sat and unsat are the same in every process as long as a query stays
+within the work budget (the largest here uses under 1% of it); which model
+z3 picks for a counterexample (so the state printed) may still vary with
+term order.
 """
 
 from __future__ import annotations
@@ -56,9 +61,10 @@ class Forall:
     def __init__(self, arity: int, body: Callable[..., z3.BoolRef], sort: z3.SortRef = INT) -> None:
         self.arity = arity
         self.sort = sort
-        placeholders = [z3.Const(f"forall.{i}", sort) for i in range(arity)]
-        self.template = body(*placeholders)
-        self._from = (z3.Ast * arity)(*(p.as_ast() for p in placeholders))
+        # Kept: the pointer array below does not hold z3 references, these objects do.
+        self._placeholders = [z3.Const(f"forall.{i}", sort) for i in range(arity)]
+        self.template = body(*self._placeholders)
+        self._from = (z3.Ast * arity)(*(p.as_ast() for p in self._placeholders))
 
     def at(self, *args: z3.ExprRef) -> z3.BoolRef:
         """The body with the placeholders replaced by ``args``.
@@ -66,6 +72,8 @@ class Forall:
         This calls z3's C API directly: ``z3.substitute`` re-checks every
         pair's sorts in Python, which is most of the time of a query.
         """
+        if len(args) != self.arity:
+            raise TypeError(f"this Forall takes {self.arity} arguments, not {len(args)}")
         ctx = self.template.ctx
         to = (z3.Ast * self.arity)(*(a.as_ast() for a in args))
         return z3.BoolRef(z3.Z3_substitute(ctx.ref(), self.template.as_ast(), self.arity, self._from, to), ctx)
@@ -164,8 +172,8 @@ def check_every_size(
     if general.status is Status.PROVED:
         return Outcome(Status.PROVED, seconds=spent)
     reason = general.reason or (
-        f"no counterexample up to size {max(domain.small_sizes)}, and the {len(symbolic_terms)} "
-        "instantiation terms are too few for a proof"
+        f"no counterexample with the named terms inside the domain at sizes {min(domain.small_sizes)}-"
+        f"{max(domain.small_sizes)}, and the {len(symbolic_terms)} instantiation terms are too few for a proof"
     )
     return Outcome(Status.UNKNOWN, seconds=spent, reason=reason)
 

@@ -22,11 +22,11 @@ formulas are *position-guarded*: what they say of values outside
 links lie below their node, frames copy) can be met whatever the values
 inside, which is what makes the small-chain checks exact.
 
-The rules that decide a claim (which jobs query-block-jobs lists, when
-stream_complete is scheduled, what a stream start checks) are rules here,
-shared by the steps and the claims, so a variant changes the rule and the
-claim finds out.  tests/properties/test_chain_steps_conform.py checks the
-steps against the explicit model edge by edge.
+The rules a claim is about (which jobs query-block-jobs lists, when
+stream_complete is scheduled) are functions here, used by the claims (and
+the second by the stream_complete step), so a variant changes the rule and
+the claim finds out; tests/properties/test_chain_steps_conform.py checks
+both against the explicit model, and the steps edge by edge.
 """
 
 from __future__ import annotations
@@ -197,7 +197,9 @@ def steps(pre: PState, post: PState, variant: str) -> dict[str, list[Clause]]:
         unary(pre.cancelled, post.cancelled),
     ]
     if variant == "cancel-skips-complete":
-        skip = z3.And(pre.cancelled(o), z3.Not(IO_ERROR))  # the early exit ends the job without stream_complete
+        # The early exit ends a cancelled job without stream_complete; an I/O error (which the
+        # model only takes for a job not cancelled) goes the normal way.
+        skip = z3.And(pre.cancelled(o), z3.Not(IO_ERROR))
         returns += [
             unary(pre.has, post.has, lambda x: z3.And(pre.has(x), z3.Not(z3.And(x == o, skip)))),
             unary(pre.finished, post.finished, lambda x: z3.Or(pre.finished(x), z3.And(x == o, z3.Not(skip)))),

@@ -41,7 +41,7 @@ def test_a_claim_false_only_beyond_the_small_sizes_is_unknown_not_proved() -> No
     """Size 9 breaks the claim; sizes 1-5 cannot show it, and the symbolic check must not call it proved."""
     outcome = check_every_size(DOMAIN, [N >= 1], [N != 9], witnesses_only)
     assert outcome.status is Status.UNKNOWN
-    assert "no counterexample up to size 5" in outcome.reason
+    assert "no counterexample with the named terms inside the domain at sizes 1-5" in outcome.reason
 
 
 def test_too_few_instantiation_terms_give_unknown_and_enough_give_a_proof() -> None:

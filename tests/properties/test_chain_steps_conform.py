@@ -5,9 +5,11 @@ model makes is a move of the encoding.  Each reachable state of a small
 scenario is mapped to the encoding's functions (chain membership, backing,
 jobs, blockers); every model step that changes that image must be admitted
 by one of the encoded steps, with z3 evaluating the step's clauses on the
-two concrete images.  And the rules as designed keep the strengthening
-invariant in every reachable state, an explicit-state check of what the
-induction proves symbolically.
+two concrete images.  The rules two claims are about (which jobs
+query-block-jobs lists, when stream_complete is scheduled) must say exactly
+what the model does, in both directions.  And the rules as designed keep the
+strengthening invariant in every reachable state, an explicit-state check of
+what the induction proves symbolically.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ def image(state: tuple, n: int) -> Image:
                 ("cancelled", (p,), bool(job[J_FLAGS] & CANCELLED)),
             ]
         cells += [("blk", (p, o), bool(state[BLOCKERS][p] & blocker_bit(o, Kind.STREAM))) for o in range(n)]
+        # The encoding knows stream jobs only (prove refuses scenarios with block-commit).
+        assert not any(state[BLOCKERS][p] & blocker_bit(o, Kind.COMMIT) for o in range(n))
     return tuple(cells)
 
 
@@ -62,13 +66,16 @@ def holding(clauses: list[Clause], n: int) -> z3.Solver:
     return solver
 
 
+def reachable(scenario: Scenario) -> list[tuple]:
+    return list(explore(BlockModel(scenario), [], keep_graph=True, check_deadlock=False, quiet=True).graph.states)
+
+
 def abstract_edges(scenario: Scenario) -> tuple[set[Image], dict[tuple[Image, Image], str]]:
     """Every reachable image, and every image-changing edge with one model action that makes it."""
-    result = explore(BlockModel(scenario), [], keep_graph=True, check_deadlock=False, quiet=True)
     model, n = BlockModel(scenario), scenario.chain_length
     states: set[Image] = set()
     edges: dict[tuple[Image, Image], str] = {}
-    for state in result.graph.states:
+    for state in reachable(scenario):
         before = image(state, n)
         states.add(before)
         for action, after_state in model.successors(state):
@@ -98,6 +105,36 @@ def test_every_model_step_from_an_invariant_state_is_an_encoded_step(variant: st
         assert admitted, f"{variant}: the model's {action} is no encoded step"
         checked += 1
     assert checked > 20  # the scenario starts, finishes, cancels and completes jobs
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_the_listing_and_scheduling_rules_say_what_the_model_does(variant: str) -> None:
+    """In every reachable state and for every owner: the model schedules stream_complete iff
+    ``complete_scheduled`` holds, and query-block-jobs lists the job under its expected name
+    iff ``query_lists`` holds (a rule looser or stricter than the model would fail here)."""
+    scenario = Scenario(**SMALL, variant=variant)
+    model, n = BlockModel(scenario), scenario.chain_length
+    pre = cp.pstate("pre")
+    scheduled, lists = cp.complete_scheduled(variant), cp.query_lists(variant)
+    solver = holding([], n)
+    models: dict[Image, z3.ModelRef] = {}
+    differences = 0
+    for state in reachable(scenario):
+        cells = image(state, n)
+        if cells not in models:
+            assert solver.check(*pinned(pre, cells)) == z3.sat
+            models[cells] = solver.model()
+        values = models[cells]
+        enabled = {action[1] for action, _ in model.successors(state) if action[0] == "stream-complete"}
+        devices = {info["device"] for info in model.rules.query_block_jobs(state)}
+        for owner in range(n):
+            expected = scenario.device if owner == scenario.root else scenario.node_names[owner]
+            holds = z3.is_true(values.eval(scheduled(pre, z3.IntVal(owner)), model_completion=True))
+            differences += holds != (owner in enabled)
+            if z3.is_true(values.eval(pre.has(owner), model_completion=True)):
+                listed = z3.is_true(values.eval(lists(pre, z3.IntVal(owner)), model_completion=True))
+                differences += listed != (expected in devices)
+    assert differences == 0
 
 
 @pytest.mark.parametrize("chain_length", [3, 4])
