@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import z3
 
 from blockcheck.checker.ground import Domain, Forall, check_every_size
@@ -77,3 +78,9 @@ def test_an_argument_bounded_only_by_a_universal_premise_is_held_to_it() -> None
     premises = [N >= 1, g(a), Forall(1, lambda x: z3.Implies(g(x), inside(x)))]
     outcome = check_every_size(DOMAIN, premises, [a < N], lambda w: [*w, a])
     assert outcome.status is Status.PROVED
+
+
+def test_a_forall_refuses_the_wrong_number_of_arguments() -> None:
+    """z3's C API would read past the argument array; a clear error instead."""
+    with pytest.raises(TypeError, match="takes 1 arguments, not 2"):
+        Forall(1, lambda x: f(x) >= 0).at(z3.IntVal(0), z3.IntVal(1))
