@@ -38,13 +38,12 @@ term order.
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import z3
 
-from .smt import DEFAULT_BUDGET, Outcome, Status
+from .smt import DEFAULT_BUDGET, Outcome, Status, check_valid
 
 #: The sort of elements unless told otherwise: positions, indices, sizes.
 INT = z3.IntSort()
@@ -54,8 +53,8 @@ class Forall:
     """``∀ x1 .. xk. body(x1, .., xk)`` over one sort (Int unless told), kept as a template to instantiate.
 
     The body is built once over placeholder constants; an instance is one
-    ``z3.substitute`` call, which is much cheaper than rebuilding the body
-    through the Python API (queries here have tens of thousands of instances).
+    substitution in z3's C API, which is much cheaper than rebuilding the
+    body through the Python API (queries here have tens of thousands of instances).
     """
 
     def __init__(self, arity: int, body: Callable[..., z3.BoolRef], sort: z3.SortRef = INT) -> None:
@@ -110,20 +109,7 @@ def refute(premises: Sequence[Clause], negated_goal: z3.BoolRef, terms: Sequence
     PROVED means unsat (no counterexample even with these instances only),
     VIOLATED means sat (a model of these instances), UNKNOWN the budget ran out.
     """
-    solver = z3.Solver()
-    solver.set("rlimit", budget)
-    solver.set("random_seed", 0)
-    for clause in premises:
-        solver.add(_conjunction(instantiate(clause, terms)))
-    solver.add(negated_goal)
-    started = time.perf_counter()
-    answer = solver.check()
-    seconds = time.perf_counter() - started
-    if answer == z3.unsat:
-        return Outcome(Status.PROVED, seconds=seconds)
-    if answer == z3.sat:
-        return Outcome(Status.VIOLATED, solver.model(), seconds)
-    return Outcome(Status.UNKNOWN, seconds=seconds, reason=solver.reason_unknown())
+    return check_valid([_conjunction(instantiate(clause, terms)) for clause in premises], z3.Not(negated_goal), budget)
 
 
 @dataclass(frozen=True)

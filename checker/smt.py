@@ -104,10 +104,6 @@ class Induction:
         return Status.UNKNOWN if Status.UNKNOWN in statuses else Status.PROVED
 
     @property
-    def seconds(self) -> float:
-        return self.initiation.seconds + self.consecution.seconds + self.safety.seconds
-
-    @property
     def failed(self) -> tuple[str, Outcome] | None:
         """The obligation that did not hold, by name: a violated one (it has a
         counterexample to show) before one that ended unknown, and the claim's
