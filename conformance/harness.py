@@ -9,8 +9,9 @@ context manager that
    ``qemu-img create -f qcow2 -b <backing> -F qcow2``;
 3. writes the caller's allocation map into the layers with
    ``qemu-io -c 'write -P <pattern> <off> <len>'``;
-4. starts ``qemu-storage-daemon`` in its own process group with a QMP monitor
-   on ``<tmp>/qmp.sock`` and connects to it with ``qemu.qmp``;
+4. listens on ``<tmp>/qmp.sock`` with ``qemu.qmp`` and starts
+   ``qemu-storage-daemon`` in its own process group with its QMP monitor
+   connecting there;
 5. ``blockdev-add``s the chain so that every layer's qcow2 node is called by
    the caller's name (its protocol node is ``<name>-file``);
 6. on exit -- normal, exception or ``KeyboardInterrupt`` -- disconnects, kills
@@ -325,14 +326,27 @@ class QemuChain:
                 _run(["qemu-io", "-f", "qcow2", *cmds, f"{name}.qcow2"], cwd=self.tmpdir)
 
     def _start_daemon(self) -> None:
+        """Start the daemon and take its QMP connection.
+
+        The harness listens and the daemon connects (``--chardev socket``
+        in client mode), as QEMU's own test scripts do.  The other way round
+        -- the daemon listening, the harness connecting as soon as the socket
+        file exists -- hung once in CI: the connection was accepted but the
+        greeting never came within 30 s.  A client-mode chardev connects
+        while the daemon parses its options, before any QMP traffic, so
+        there is no early-connection window left.
+        """
         from qemu.qmp import QMPClient  # imported late: optional dependency
 
         assert self.tmpdir
+        self._loop = asyncio.new_event_loop()
+        self._qmp = QMPClient("blockcheck")
+        self._sync(self._qmp.start_server(self.qmp_socket))
         log = open(os.path.join(self.tmpdir, "qsd.log"), "wb")
         try:
             self.proc = subprocess.Popen(
                 ["qemu-storage-daemon",
-                 "--chardev", f"socket,path={self.qmp_socket},server=on,wait=off,id=m",
+                 "--chardev", f"socket,path={self.qmp_socket},id=m",
                  "--monitor", "chardev=m"],
                 cwd=self.tmpdir, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                 start_new_session=True)  # own process group, killed as a group
@@ -341,23 +355,22 @@ class QemuChain:
         assert self._finalizer is not None
         self._finalizer.detach()
         self._finalizer = weakref.finalize(self, _finalize, self.proc, self.tmpdir, self.keep)
+        self._sync(self._accept())
 
-        self._loop = asyncio.new_event_loop()
-        self._qmp = QMPClient("blockcheck")
-        deadline = time.monotonic() + self.timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise HarnessError(f"qemu-storage-daemon exited: {self.daemon_log()}")
-            if os.path.exists(self.qmp_socket):
-                try:
-                    self._sync(self._qmp.connect(self.qmp_socket))
-                    break
-                except Exception:
-                    if time.monotonic() > deadline:
-                        raise
-            elif time.monotonic() > deadline:
-                raise HarnessError("QMP socket did not appear")
-            time.sleep(0.02)
+    async def _accept(self) -> None:
+        """Accept the daemon's connection, or say why it never came."""
+        assert self.proc is not None
+        accepting = asyncio.ensure_future(self._qmp.accept())
+        try:
+            while not accepting.done():
+                if self.proc.poll() is not None:
+                    raise HarnessError(f"qemu-storage-daemon exited: {self.daemon_log()}")
+                await asyncio.wait({accepting}, timeout=0.05)
+            accepting.result()
+        finally:
+            if not accepting.done():
+                accepting.cancel()
+                await asyncio.gather(accepting, return_exceptions=True)
 
     def _add_chain(self) -> None:
         prev = None

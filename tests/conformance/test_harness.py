@@ -197,6 +197,18 @@ def test_start_failure_cleans_up():
     assert not _alive(q.proc.pid, q.tmpdir) and not os.path.exists(q.tmpdir)
 
 
+@pytest.mark.qemu
+def test_a_daemon_that_exits_before_connecting_is_reported_with_its_log(tmp_path, monkeypatch):
+    fake = tmp_path / "qemu-storage-daemon"
+    fake.write_text("#!/bin/sh\necho 'fake daemon: refusing to start' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    q = QemuChain()
+    with pytest.raises(HarnessError, match="exited: fake daemon: refusing to start"):
+        q.start()
+    assert not os.path.exists(q.tmpdir)
+
+
 STEP_LAYOUT = {
     "A": {c: 0xA0 + c for c in range(8)},
     "B": {0: 0xB0, 3: 0xB3},
