@@ -515,10 +515,19 @@ class QemuChain:
         self._sync(asyncio.sleep(seconds))
         self._collect()
 
-    def take_events(self) -> list[dict]:
-        """The job events received since the last call."""
+    def take_events(self, at_least: int = 0, timeout: float = 10.0) -> list[dict]:
+        """The job events received since the last call, after waiting (up to
+        ``timeout`` seconds) until there are ``at_least`` of them.
+
+        Events that a command causes after it has answered (a job resumed
+        by the end of a drain) arrive a moment later; waiting for the count
+        the test expects keeps an exact comparison of the list independent
+        of how fast a loaded machine schedules the daemon."""
+        deadline = time.monotonic() + timeout
         self._sync(asyncio.sleep(0))
         self._collect()
+        while len(self.events) - self._taken < at_least and time.monotonic() < deadline:
+            self.pump(0.02)
         new = self.events[self._taken:]
         self._taken = len(self.events)
         return new
