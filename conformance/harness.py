@@ -332,9 +332,10 @@ class QemuChain:
         in client mode), as QEMU's own test scripts do.  The other way round
         -- the daemon listening, the harness connecting as soon as the socket
         file exists -- hung once in CI: the connection was accepted but the
-        greeting never came within 30 s.  A client-mode chardev connects
-        while the daemon parses its options, before any QMP traffic, so
-        there is no early-connection window left.
+        greeting never came within 30 s (see FACTS.md).  Here the daemon's
+        chardev connects while it parses its options, and the monitor greets
+        that connection once it is set up, so how soon the harness looks
+        does not matter.
         """
         from qemu.qmp import QMPClient  # imported late: optional dependency
 
@@ -355,7 +356,11 @@ class QemuChain:
         assert self._finalizer is not None
         self._finalizer.detach()
         self._finalizer = weakref.finalize(self, _finalize, self.proc, self.tmpdir, self.keep)
-        self._sync(self._accept())
+        try:
+            self._sync(self._accept())
+        except TimeoutError:
+            raise HarnessError(f"qemu-storage-daemon did not connect to QMP within {self.timeout:g} s; "
+                               f"its log: {self.daemon_log() or '(empty)'}") from None
 
     async def _accept(self) -> None:
         """Accept the daemon's connection, or say why it never came."""

@@ -197,16 +197,31 @@ def test_start_failure_cleans_up():
     assert not _alive(q.proc.pid, q.tmpdir) and not os.path.exists(q.tmpdir)
 
 
-@pytest.mark.qemu
-def test_a_daemon_that_exits_before_connecting_is_reported_with_its_log(tmp_path, monkeypatch):
+def _fake_daemon(tmp_path, monkeypatch, script: str) -> None:
+    """Put a shell script called qemu-storage-daemon first on PATH."""
     fake = tmp_path / "qemu-storage-daemon"
-    fake.write_text("#!/bin/sh\necho 'fake daemon: refusing to start' >&2\nexit 1\n")
+    fake.write_text(f"#!/bin/sh\n{script}\n")
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+
+
+@pytest.mark.qemu
+def test_a_daemon_that_exits_before_connecting_is_reported_with_its_log(tmp_path, monkeypatch):
+    _fake_daemon(tmp_path, monkeypatch, "echo 'fake daemon: refusing to start' >&2; exit 1")
     q = QemuChain()
     with pytest.raises(HarnessError, match="exited: fake daemon: refusing to start"):
         q.start()
     assert not os.path.exists(q.tmpdir)
+
+
+@pytest.mark.qemu
+def test_a_daemon_that_never_connects_is_a_harness_error_not_a_hang(tmp_path, monkeypatch):
+    _fake_daemon(tmp_path, monkeypatch, "echo 'fake daemon: asleep' >&2; sleep 60")
+    q = QemuChain(timeout=1)
+    with pytest.raises(HarnessError, match=r"did not connect to QMP within 1 s; its log: fake daemon: asleep"):
+        q.start()
+    assert q.proc.returncode is not None  # killed and reaped, not left asleep
+    assert not _alive(q.proc.pid, q.tmpdir) and not os.path.exists(q.tmpdir)
 
 
 STEP_LAYOUT = {
