@@ -133,26 +133,29 @@ def _commit_complete(variant: str, cancelled: bool, *, all_copied: bool = True) 
     ``all_copied=False`` is a broken rule (redirect before the last copy), for the test that
     shows the claim can fail.
     """
-    before, after = chain("before"), chain("after-commit")
+    before = chain("before")
+    redirect = not cancelled or variant == "cancel-changes-chain"
+    return _redirect_keeps_views(
+        before, "after-commit", _commit_job(TOP, BASE, before), committed_prefix(before, TOP, BASE, CURSOR),
+        lambda k: z3.And(redirect, k > BASE, k <= TOP), every_chunk_copied=all_copied and not cancelled)
+
+
+def _redirect_keeps_views(before: Chain, after_tag: str, job: z3.BoolRef, prefix: z3.BoolRef,
+                          leaves: Callable[[z3.ArithRef], z3.BoolRef], *, every_chunk_copied: bool) -> Outcome:
+    """The views are unchanged when the positions ``leaves`` picks drop out of the chain and
+    nothing else changes, given the job, its prefix invariant, and its progress: every chunk
+    copied, or (a cancelled job) any cursor."""
+    after = chain(after_tag)
     k = z3.Int("ck")
-    redirect = z3.BoolVal(not cancelled or variant == "cancel-changes-chain")
-    dropped = z3.ForAll([k], after.inch[k] == z3.And(before.inch[k], z3.Not(z3.And(redirect, k > BASE, k <= TOP))))
-    progress = CURSOR == CHUNKS if all_copied and not cancelled else z3.And(CURSOR >= 0, CURSOR <= CHUNKS)
-    premises = [
-        _commit_job(TOP, BASE, before),
-        CHUNKS >= 1,
-        progress,
-        committed_prefix(before, TOP, BASE, CURSOR),
-        dropped,
-        after.alloc == before.alloc,
-        after.data == before.data,
-    ]
+    dropped = z3.ForAll([k], after.inch[k] == z3.And(before.inch[k], z3.Not(leaves(k))))
+    progress = CURSOR == CHUNKS if every_chunk_copied else z3.And(CURSOR >= 0, CURSOR <= CHUNKS)
+    premises = [job, CHUNKS >= 1, progress, prefix, dropped, after.alloc == before.alloc, after.data == before.data]
     return views_unchanged(before, after, [*premises, CHUNK >= 0, CHUNK < CHUNKS])
 
 
 def data_claims(variant: str) -> list[tuple[str, Callable[[], Outcome], Callable[[Outcome], str]]]:
     """(claim, proof, how to print its counterexample) for every data-moving action."""
-    top, base, cursor, chunks = TOP, BASE, CURSOR, CHUNKS
+    top, base, cursor = TOP, BASE, CURSOR
     before = chain("before")
     job = _job(top, base, before)
 
@@ -166,21 +169,10 @@ def data_claims(variant: str) -> list[tuple[str, Callable[[], Outcome], Callable
 
     def complete(cancelled: bool) -> Callable[[], Outcome]:
         def prove() -> Outcome:
-            after = chain("after-complete")
-            k = z3.Int("ck")
-            redirect = z3.BoolVal(not cancelled or variant == "cancel-changes-chain")
-            dropped = z3.ForAll([k], after.inch[k] == z3.And(before.inch[k], z3.Not(z3.And(redirect, k > base, k < top))))
-            progress = cursor == chunks if not cancelled else z3.And(cursor >= 0, cursor <= chunks)
-            premises = [
-                job,
-                chunks >= 1,
-                progress,
-                copied_prefix(before, top, base, cursor),
-                dropped,
-                after.alloc == before.alloc,
-                after.data == before.data,
-            ]
-            return views_unchanged(before, after, [*premises, CHUNK >= 0, CHUNK < chunks])
+            redirect = not cancelled or variant == "cancel-changes-chain"
+            return _redirect_keeps_views(
+                before, "after-complete", job, copied_prefix(before, top, base, cursor),
+                lambda k: z3.And(redirect, k > base, k < top), every_chunk_copied=not cancelled)
 
         return prove
 
