@@ -524,8 +524,8 @@ class QemuChain:
         """The job events received since the last call, after waiting (up to
         ``timeout`` seconds) until there are ``at_least`` of them.
 
-        Events that a command causes after it has answered (a job resumed
-        by the end of a drain) arrive a moment later; waiting for the count
+        Events that a command causes (a job paused and resumed by a drain)
+        need not all have arrived when its answer has; waiting for the count
         the test expects keeps an exact comparison of the list independent
         of how fast a loaded machine schedules the daemon."""
         deadline = time.monotonic() + timeout
