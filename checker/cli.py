@@ -20,7 +20,7 @@ from . import exitcodes, registry
 from .api import ModelDefinitionError
 from .config import apply_config, find_config, read_config
 from .exitcodes import ExitCode
-from .property import select
+from .property import Property, expectable, select
 from .registry import UsageError
 from .search import explore
 
@@ -66,6 +66,7 @@ def build_parser(plugin: registry.Plugin) -> tuple[argparse.ArgumentParser, dict
     check = sub.add_parser("check", parents=[options], help="explore every reachable state and check the properties")
     check.add_argument("--property", action="append", default=[], metavar="NAME", help="check only this property or family (repeatable)")
     check.add_argument("--continue", dest="keep_going", action="store_true", help="do not stop at the first violation: report every violated property")
+    check.add_argument("--expect-violated", action="append", default=[], metavar="NAME", help="a property known to be violated: its violation is reported but passes, its absence fails (repeatable; exact property names)")
     check.add_argument("--max-states", type=_positive, help="stop after this many distinct states (the result is then incomplete)")
     check.add_argument("--max-depth", type=int, help="explore at most this many steps from the initial state")
     check.add_argument("--no-deadlock", action="store_true", help="do not report states without successors")
@@ -89,14 +90,24 @@ def build_parser(plugin: registry.Plugin) -> tuple[argparse.ArgumentParser, dict
     return parser, dict(sub.choices)
 
 
+def checked_properties(build: registry.Build, args: argparse.Namespace) -> tuple[list[Property], frozenset[str]]:
+    """The properties ``--property`` selects, and those of them ``--expect-violated`` names.
+
+    Expected names are checked against every property of the model, so a
+    selection that leaves one out ignores it, as pytest ignores the xfail
+    mark of a deselected test, instead of calling it a typo.
+    """
+    try:
+        props = select(build.properties, args.property) if args.property else build.properties
+        expected = expectable(build.properties, args.expect_violated)
+    except KeyError as exc:
+        raise UsageError(exc.args[0]) from None
+    return props, expected & {p.name for p in props}
+
+
 def run_check(args: argparse.Namespace, plugin: registry.Plugin) -> int:
     build = plugin.build(args)
-    props = build.properties
-    if args.property:
-        try:
-            props = select(props, args.property)
-        except KeyError as exc:
-            raise UsageError(exc.args[0]) from None
+    props, expected = checked_properties(build, args)
     if args.max_depth is not None and args.max_depth < 0:
         raise UsageError(f"--max-depth {args.max_depth} is negative; give 0 or more")
     result = explore(
@@ -106,6 +117,7 @@ def run_check(args: argparse.Namespace, plugin: registry.Plugin) -> int:
         max_depth=args.max_depth,
         check_deadlock=not args.no_deadlock,
         stop_at_first=not args.keep_going,
+        expected=expected,
         quiet=args.quiet or args.json,
     )
     if args.json:

@@ -132,3 +132,30 @@ def select(properties: Iterable[Property], names: Sequence[str]) -> list[Propert
         raise KeyError(f"unknown property {unknown[0]!r}; known: {', '.join(sorted(known))}")
     wanted = set(names)
     return [p for p in props if p.name in wanted or p.group in wanted]
+
+
+def expectable(properties: Iterable[Property], names: Iterable[str]) -> frozenset[str]:
+    """The names of ``expect-violated``, each checked to be one property that can be violated.
+
+    Only exact property names count.  A family name would also accept a
+    *new* violation of a sibling (``cancel-runs-complete`` is both a property
+    and the family of its per-node liveness checks), and a known finding
+    must fail the run again when anything else breaks.  An unknown name, a
+    family or a ``sometimes`` (never violated) raises KeyError with one
+    sentence, as :func:`select` does.
+    """
+    props = {p.name: p for p in properties}
+    for name in names:
+        prop = props.get(name)
+        if prop is not None and prop.kind is Kind.SOMETIMES:
+            raise KeyError(f"{name!r} is a reachability witness (sometimes), which is never violated; it cannot be expected to be")
+        if prop is not None:
+            continue
+        members = [p.name for p in props.values() if p.group == name]
+        if members:
+            raise KeyError(
+                f"{name!r} is a property family, not a property; expect-violated takes property names, "
+                f"such as {', '.join(members)}"
+            )
+        raise KeyError(f"unknown property {name!r} in expect-violated; known properties: {', '.join(sorted(props))}")
+    return frozenset(names)

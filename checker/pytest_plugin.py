@@ -6,7 +6,9 @@ with every property judged (as ``--continue``) and reports one item per
 property: it passes when the property holds with its witness reached, and
 fails with the verdict and the counterexample otherwise, so model checks sit
 next to unit tests in the same CI report.  A search cut short by a bound
-fails its items: a bound is never a pass.
+fails its items: a bound is never a pass.  A property named in
+``expect-violated`` is a strict xfail: its violation is reported as
+xfailed, and a run where it does not occur fails the item.
 
 Registered through the ``pytest11`` entry point; inert where no
 ``blockcheck.toml`` is collected.
@@ -44,8 +46,7 @@ class CheckFile(pytest.File):
     @cached_property
     def run(self) -> tuple[Any, Result]:
         # Imported here so that pytest sessions without a blockcheck.toml pay nothing.
-        from .cli import build_parser
-        from .property import select
+        from .cli import build_parser, checked_properties
         from .search import explore
 
         settings = dict(read_config(self.path) or {})
@@ -54,7 +55,7 @@ class CheckFile(pytest.File):
         apply_config(commands, "check", settings, self.path.name)
         args = parser.parse_args(["check"])
         build = plugin.build(args)
-        props = select(build.properties, args.property) if args.property else build.properties
+        props, expected = checked_properties(build, args)
         result = explore(
             build.model,
             props,
@@ -62,6 +63,7 @@ class CheckFile(pytest.File):
             max_depth=args.max_depth,
             check_deadlock=not args.no_deadlock,
             stop_at_first=False,
+            expected=expected,
             quiet=True,
         )
         return build.model, result
@@ -96,8 +98,12 @@ class PropertyItem(_CheckItem):
 
     def runtest(self) -> None:
         prop = self.prop
+        if prop.stale_expectation:
+            raise CheckFailed(f"{prop.name}: {prop.message}")
         if prop.verdict is Verdict.HOLDS:
             return
+        if prop.expected_violation:
+            pytest.xfail(f"expected violation: {prop.message}")
         model, _ = self.parent.run
         text = f"{prop.name}: {prop.verdict.value}: {prop.message or prop.meaning}"
         if prop.trace is not None:

@@ -77,6 +77,36 @@ class PropertyResult:
     trace: Trace | None = None
     #: One sentence on what went wrong, for violations.
     message: str = ""
+    #: Named in expect-violated: a known violation that does not fail the run.
+    #: The verdict still says what the search found, so code that knows
+    #: nothing of expectations (the mutation matrix, conformance) still sees
+    #: a violation; the run's judgement is :attr:`outcome`.
+    expected: bool = False
+
+    @property
+    def expected_violation(self) -> bool:
+        """Violated as expected: reported with its counterexample, never a failure."""
+        return self.expected and self.verdict is Verdict.VIOLATED
+
+    @property
+    def stale_expectation(self) -> bool:
+        """Expected to be violated, yet no state or behaviour of the whole space violates it.
+
+        Holds and vacuous are verdicts of a finished search only (a
+        ``sometimes``, the one kind that may hold early, cannot be expected to
+        be violated), so a bound or an early stop leaves an expectation
+        unjudged, never stale.
+        """
+        return self.expected and self.verdict in (Verdict.HOLDS, Verdict.VACUOUS)
+
+    @property
+    def outcome(self) -> str:
+        """What every report prints: the verdict, or what an expectation made of it."""
+        if self.expected_violation:
+            return "expected violation"
+        if self.stale_expectation:
+            return "stale expectation"
+        return self.verdict.value
 
 
 @dataclass
@@ -124,7 +154,12 @@ class Result:
 
     @property
     def violations(self) -> list[PropertyResult]:
+        """Every violated property, expected or not."""
         return [p for p in self.properties if p.verdict is Verdict.VIOLATED]
+
+    @property
+    def stale_expectations(self) -> list[PropertyResult]:
+        return [p for p in self.properties if p.stale_expectation]
 
     @property
     def exit_code(self) -> ExitCode:
@@ -133,7 +168,10 @@ class Result:
         if self.deadlock is not None:
             codes.append(ExitCode.DEADLOCK)
         for prop in self.violations:
-            codes.append(ExitCode.INVARIANT if prop.kind == "always" else ExitCode.LIVENESS)
+            if not prop.expected:
+                codes.append(ExitCode.INVARIANT if prop.kind == "always" else ExitCode.LIVENESS)
+        if self.stale_expectations:
+            codes.append(ExitCode.LIVENESS)
         if self.stop is StopReason.INTERRUPTED:
             codes.append(ExitCode.INTERRUPTED)
         elif not self.complete:

@@ -28,7 +28,7 @@ from typing import Any
 from .api import Model, ModelDefinitionError, State, check_hash_stable
 from .graph import StateGraph, build_graph
 from .progress import Progress, wanted
-from .property import Kind, Property, check_unique
+from .property import Kind, Property, check_unique, expectable
 from .result import Result, StopReason
 from .traces import replay_actions
 from .verdicts import Finding, Findings, assemble
@@ -49,6 +49,7 @@ def explore(
     max_depth: int | None = None,
     check_deadlock: bool = True,
     stop_at_first: bool = True,
+    expected: Iterable[str] = (),
     keep_graph: bool = False,
     progress: bool | None = None,
     quiet: bool = False,
@@ -63,6 +64,12 @@ def explore(
     otherwise each property is reported with its own shortest
     counterexample and no longer checked once violated.
 
+    ``expected`` names properties known to be violated (``expect-violated``):
+    their violations are reported but do not fail the result, and never
+    stop the search, since stopping there would leave every other property
+    unchecked; if one holds on the whole state space the expectation is
+    stale and the result fails (see PropertyResult.stale_expectation).
+
     ``max_states`` caps the distinct states, ``max_depth`` the steps from an
     initial state (initial states are at depth 0); hitting either makes the
     result incomplete, never a pass.  ``keep_graph`` (implied by a liveness
@@ -72,10 +79,15 @@ def explore(
 
     Raises ModelDefinitionError for a model or property that is defined
     wrongly (a predicate that raises, an unstable state hash, ...) and
-    ValueError for a bad bound.
+    ValueError for a bad bound or an ``expected`` name that is not one of
+    the properties' (or names a ``sometimes``, which is never violated).
     """
     props = list(properties)
     check_unique(props)
+    try:
+        expected_names = expectable(props, expected)
+    except KeyError as exc:
+        raise ValueError(exc.args[0]) from None
     if max_states is not None and max_states < 1:
         raise ValueError(f"max_states must be at least 1, not {max_states}")
     if max_depth is not None and max_depth < 0:
@@ -89,6 +101,7 @@ def explore(
         max_depth=max_depth,
         check_deadlock=check_deadlock,
         stop_at_first=stop_at_first,
+        expected=expected_names,
         keep_graph=keep_graph or bool(liveness),
         progress=Progress(wanted(progress, quiet)),
     )
@@ -101,6 +114,7 @@ def explore(
         graph,
         stop=search.stop,
         stop_at_first=stop_at_first,
+        expected=expected_names,
         started=started,
     )
 
@@ -144,6 +158,7 @@ class _Search:
         max_depth: int | None,
         check_deadlock: bool,
         stop_at_first: bool,
+        expected: frozenset[str],
         keep_graph: bool,
         progress: Progress,
     ) -> None:
@@ -152,6 +167,8 @@ class _Search:
         self.max_depth = max_depth
         self.check_deadlock = check_deadlock
         self.stop_at_first = stop_at_first
+        #: Properties whose violation is known: recorded, but never a reason to stop.
+        self.expected = expected
         self.keeps_graph = keep_graph
         self.progress = progress
 
@@ -359,9 +376,9 @@ class _Search:
         return checks
 
     def _violated(self, prop: Property, finding: Finding, checks: list) -> list:
-        """Record a violation; stop, or return ``checks`` without ``prop``."""
+        """Record a violation; stop (unless it was expected), or return ``checks`` without ``prop``."""
         self.violations[prop.name] = finding
-        if self.stop_at_first:
+        if self.stop_at_first and prop.name not in self.expected:
             raise _Stop(StopReason.VIOLATION)
         return [c for c in checks if c[1] is not prop]
 

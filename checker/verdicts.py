@@ -10,6 +10,10 @@ graph.  One function decides every verdict, so the rules stay in one place:
 - otherwise unchecked if the search stopped at another violation,
   incomplete if a bound or Ctrl-C cut it short, vacuous if the property's
   witness (or a leads-to's trigger) never held, else holds.
+
+A property named in ``expect-violated`` keeps its verdict and is marked
+``expected``; its message says when the expectation is stale (no
+violation on the whole state space) or could not be judged (a bound).
 """
 
 from __future__ import annotations
@@ -61,9 +65,14 @@ def assemble(
     *,
     stop: StopReason,
     stop_at_first: bool,
+    expected: frozenset[str],
     started: float,
 ) -> Result:
-    """Check liveness on ``graph`` if the search was complete, and build the Result."""
+    """Check liveness on ``graph`` if the search was complete, and build the Result.
+
+    With ``stop_at_first`` liveness checks end at the first violation that
+    was not ``expected``, as the search does.
+    """
     live: dict[str, tuple[Trace | None, bool]] = {}
     if stop is StopReason.EXHAUSTED and graph is not None:
         try:
@@ -71,11 +80,14 @@ def assemble(
             for prop in props:
                 if prop.kind is Kind.LEADS_TO:
                     live[prop.name] = check_leads_to(model, graph, fair, prop, findings.fingerprints, findings.parents)
-                    if live[prop.name][0] is not None and stop_at_first:
+                    if live[prop.name][0] is not None and stop_at_first and prop.name not in expected:
                         break
         except KeyboardInterrupt:
             stop = StopReason.INTERRUPTED
     results = [_verdict(model, prop, findings, live, stop) for prop in props]
+    for result in results:
+        if result.name in expected:
+            _expect(result)
     deadlock = None
     if findings.deadlock is not None:
         deadlock = Trace(tuple(shortest_trace(model, findings.fingerprints, findings.parents, findings.deadlock)))
@@ -118,6 +130,17 @@ def _verdict(
     elif not triggered:
         result.verdict, result.message = Verdict.VACUOUS, "its trigger holds in no reachable state, so it cannot fail"
     return result
+
+
+def _expect(result: PropertyResult) -> None:
+    """Mark ``result`` as expected to be violated, and say so where that changes its meaning."""
+    result.expected = True
+    if result.stale_expectation:
+        result.message = f"expected violation of {result.name} did not occur: remove it from expect-violated" + (
+            f" ({result.message})" if result.message else ""
+        )
+    elif result.verdict is Verdict.INCOMPLETE:
+        result.message += "; its expected violation was not found before that, so the expectation is not judged"
 
 
 def _unfinished(stop: StopReason) -> tuple[Verdict, str] | None:

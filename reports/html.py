@@ -1,5 +1,9 @@
 """One self-contained HTML page per run: verdicts, statistics, and each counterexample drawn.
 
+Verdicts are shown as the run judged them (``expected violation``,
+``stale expectation``), and an expected violation's counterexample is drawn
+like any other, marked as expected.
+
 Every step of a counterexample shows the command, the answer and a picture
 of the state after it, with what changed highlighted, since a reviewer
 reads a trace by looking at what each step did.  Pictures are DOT rendered

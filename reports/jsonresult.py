@@ -1,6 +1,10 @@
 """The whole result as one JSON document: ``--json`` on stdout and ``result.json``.
 
 Scripts and dashboards read this instead of scraping the terminal table.
+A property keeps the engine's ``verdict``; ``expected`` says it is named in
+expect-violated and ``outcome`` what the run made of it (``expected
+violation``, ``stale expectation``, else the verdict), so a reader that
+filters on ``verdict == "violated"`` still finds every counterexample.
 Traces are lists of ``{action, answer, state}`` through the model's report
 hooks, so a reader needs no model code.  The search's seconds are the only
 value that differs between two identical runs; ``deterministic=True``
@@ -48,6 +52,8 @@ def result_to_json(result: Result, model: Model, *, deterministic: bool = False)
                 "meaning": p.meaning,
                 "kind": p.kind,
                 "verdict": p.verdict.value,
+                "expected": p.expected,
+                "outcome": p.outcome,
                 "witness_reached": p.witness_reached,
                 "message": p.message,
                 "trace": None if p.trace is None else trace_to_json(model, p.trace),

@@ -4,6 +4,9 @@ JUnit has pass, failure, error and skipped, and only a failure fails a
 build in most CI viewers.  A vacuous pass is a failure here too (exit code
 77 is non-zero: the property was never exercised); incomplete and
 unchecked properties are skipped with the reason, never counted as passed.
+An expected violation (expect-violated) is skipped as pytest reports an
+xfail, with its counterexample; an expectation that did not occur is a
+failure, as a strict xfail that passes is.
 Timing attributes are optional in JUnit and left out, so the file is the
 same in every run.
 """
@@ -51,6 +54,10 @@ def junit_xml(result: Result, model: Model) -> str:
 
 def _outcome(result: Result, prop: PropertyResult, model: Model, violation: Violation | None) -> ET.Element | None:
     """The child element for a property's verdict; None for a pass."""
+    if prop.expected_violation and violation is not None:
+        return _with_trace(ET.Element("skipped"), model, violation, "expected violation: ")
+    if prop.stale_expectation:
+        return ET.Element("failure", type="stale-expectation", message=prop.message)
     if prop.verdict is Verdict.VIOLATED and violation is not None:
         return _failure(model, violation, "violated")
     if prop.verdict is Verdict.VIOLATED:
@@ -68,16 +75,21 @@ def _outcome(result: Result, prop: PropertyResult, model: Model, violation: Viol
 
 def _failure(model: Model, violation: Violation, kind: str) -> ET.Element:
     """A failure whose message is the sentence and the short trace, and whose text is the long trace."""
+    return _with_trace(ET.Element("failure", type=kind), model, violation)
+
+
+def _with_trace(element: ET.Element, model: Model, violation: Violation, prefix: str = "") -> ET.Element:
+    """``element`` with the sentence and the short trace as its message, and the long trace as its text."""
     view = view_trace(model, violation.trace)
     short = " -> ".join(model.format_action(s.action) for s in view.steps[1:]) or "the initial state"
     if view.loop is not None:
         short += " (loops)" if not view.loop.stutter else " (stutters)"
-    failure = ET.Element("failure", type=kind, message=f"{violation.meaning}: {violation.message}. Trace: {short}")
+    element.set("message", f"{prefix}{violation.meaning}: {violation.message}. Trace: {short}")
     lines = []
     for step in view.steps:
         command = "initial state" if step.action is None else model.format_action(step.action)
         lines.append(f"{step.number}. {command}\n   {step.text}")
     if view.loop is not None:
         lines.append(view.loop.sentence)
-    failure.text = "\n".join(lines)
-    return failure
+    element.text = "\n".join(lines)
+    return element

@@ -4,7 +4,8 @@ A violation report is a table with one row per state: the command sent,
 QEMU's (the model's) answer, the state after it, and only what changed, as
 TLC's ``-difftrace`` shows it, since a full state per row hides the one
 field that matters.  Table cells are escaped for GitHub-flavoured Markdown,
-where a ``|`` ends a cell even inside a code span.
+where a ``|`` ends a cell even inside a code span.  An expected violation
+(expect-violated) is reported like any other, marked as known.
 """
 
 from __future__ import annotations
@@ -26,18 +27,28 @@ VERDICT_MARK = {
     Verdict.INCOMPLETE: "⏸️ incomplete",
     Verdict.UNCHECKED: "➖ unchecked",
 }
+#: Outcomes an expect-violated entry gives, shown instead of the verdict.
+OUTCOME_MARK = {"expected violation": "🔶 expected violation", "stale expectation": "❌ stale expectation"}
 
 
 def violation_markdown(model: Model, violation: Violation, model_name: str) -> str:
     """The report of one counterexample, as a Markdown document."""
     view = view_trace(model, violation.trace)
     out = [
-        f"# `{violation.name}` is violated",
+        f"# `{violation.name}` is violated" + (" (expected violation)" if violation.expected else ""),
         "",
         f"**Property:** {_inline(violation.meaning)} ({violation.kind})",
         "",
         f"**What went wrong:** {_inline(violation.message)}",
         "",
+    ]
+    if violation.expected:
+        out += [
+            "**Expected violation:** named in expect-violated, so it does not fail the run; "
+            "the run fails once it no longer occurs",
+            "",
+        ]
+    out += [
         f"**Model:** {_code(model_name)}",
         "",
         "| state | command | answer | state after the step | what changed |",
@@ -63,7 +74,7 @@ def violation_markdown(model: Model, violation: Violation, model_name: str) -> s
 def summary_markdown(
     result: Result, files: Mapping[str, Sequence[str]] | None = None, *, deterministic: bool = False
 ) -> str:
-    """A short run summary for a PR comment: verdict table, one line per violation.
+    """A short run summary for a PR comment: verdict table, one line per violation and stale expectation.
 
     ``files`` maps a property name (or ``deadlock``) to the report files
     written for it, relative to the summary, which are linked.
@@ -81,15 +92,26 @@ def summary_markdown(
         out += ["", "**Violations**", ""]
         for v in found:
             links = ", ".join(f"[{name}]({name})" for name in files.get(v.name, ()))
-            out.append(f"- {_code(v.name)}: {_inline(v.message)}" + (f" ({links})" if links else ""))
+            known = " (expected)" if v.expected else ""
+            out.append(f"- {_code(v.name)}{known}: {_inline(v.message)}" + (f" ({links})" if links else ""))
+    stale = result.stale_expectations
+    if stale:
+        out += ["", "**Stale expectations**", ""]
+        out += [f"- {_code(p.name)}: {_inline(p.message)}" for p in stale]
     code = result.exit_code
     out += ["", f"{stats_line(result, deterministic=deterministic)}; exit code {int(code)} ({code.meaning})."]
     return "\n".join(out) + "\n"
 
 
 def _headline(result: Result, found: list[Violation]) -> str:
-    if found:
-        return f"{len(found)} violation{'s' if len(found) != 1 else ''}"
+    counts = [
+        (sum(not v.expected for v in found), "violation"),
+        (sum(v.expected for v in found), "expected violation"),
+        (len(result.stale_expectations), "stale expectation"),
+    ]
+    parts = [f"{n} {what}{'s' if n != 1 else ''}" for n, what in counts if n]
+    if parts:
+        return ", ".join(parts)
     if result.exit_code == 0:
         return "all properties hold"
     return result.exit_code.meaning.split(":")[0]
@@ -98,7 +120,8 @@ def _headline(result: Result, found: list[Violation]) -> str:
 def _property_row(prop: PropertyResult) -> str:
     witness = {True: "reached", False: "**not reached**", None: ""}[prop.witness_reached]
     length = f"{len(prop.trace)} states" if prop.trace is not None else ""
-    return _row(_code(prop.name), VERDICT_MARK[prop.verdict], witness, length)
+    mark = OUTCOME_MARK.get(prop.outcome, VERDICT_MARK[prop.verdict])
+    return _row(_code(prop.name), mark, witness, length)
 
 
 def _row(*cells: str) -> str:

@@ -24,6 +24,8 @@ VERDICT_STYLE = {
     Verdict.INCOMPLETE: "yellow",
     Verdict.UNCHECKED: "dim",
 }
+#: Outcomes an expect-violated entry gives, styled over the verdict's style.
+OUTCOME_STYLE = {"expected violation": "magenta", "stale expectation": "bold red"}
 
 
 def property_table(result: Result) -> Table:
@@ -36,7 +38,7 @@ def property_table(result: Result) -> Table:
     for prop in result.properties:
         table.add_row(
             Text(prop.name),
-            Text(prop.verdict.value, style=VERDICT_STYLE[prop.verdict]),
+            Text(prop.outcome, style=OUTCOME_STYLE.get(prop.outcome, VERDICT_STYLE[prop.verdict])),
             {True: "reached", False: Text("not reached", style="yellow"), None: "-"}[prop.witness_reached],
             _trace_length(prop),
         )
@@ -71,10 +73,15 @@ def coverage_table(result: Result) -> Table:
 
 
 def footer(result: Result, *, deterministic: bool = False) -> Text:
-    """States, depth, time, speed and why the search stopped; plus a deadlock if found."""
+    """States, depth, time, speed and why the search stopped; a deadlock, expected and stale violations."""
     text = Text(stats_line(result, deterministic=deterministic))
     if result.deadlock is not None:
         text.append(f"\ndeadlock reached in state {len(result.deadlock)}", style="bold red")
+    expected = [p.name for p in result.properties if p.expected_violation]
+    if expected:
+        text.append(f"\nexpected violations (known, they do not fail the run): {', '.join(expected)}", style="magenta")
+    for prop in result.stale_expectations:
+        text.append(f"\n{prop.message}", style="bold red")
     code = result.exit_code
     text.append(f"\nexit code {int(code)}: {code.meaning}")
     return text

@@ -72,12 +72,14 @@ class Violation:
     kind: str
     message: str
     trace: Trace
+    #: Named in expect-violated: reported like any violation, marked as known.
+    expected: bool = False
 
 
 def violations(result: Result) -> list[Violation]:
-    """Every violated property with its trace, then the deadlock if one was found."""
+    """Every violated property with its trace (expected ones too), then the deadlock if one was found."""
     found = [
-        Violation(p.name, p.meaning, p.kind, p.message, p.trace)
+        Violation(p.name, p.meaning, p.kind, p.message, p.trace, p.expected)
         for p in result.properties
         if p.verdict is Verdict.VIOLATED and p.trace is not None
     ]

@@ -53,6 +53,8 @@ def test_a_bound_is_never_a_pass(capsys):
         (["check", *SMALL, "--report", "out", "--format", "pdf"], "unknown report format pdf"),
         (["replay", "missing-file.jsonl"], "cannot read the script missing-file.jsonl"),
         (["prove", "--commands", "block-stream,block-commit"], "does not cover block-commit"),
+        (["check", *SMALL, "--expect-violated", "nope"], "unknown property 'nope' in expect-violated; known properties: blockers-checked-everywhere,"),
+        (["check", *SMALL, "--expect-violated", "jobs-end"], "'jobs-end' is a property family, not a property; expect-violated takes property names, such as jobs-end:A, jobs-end:B, jobs-end:C"),
     ],
 )
 def test_usage_errors_are_one_sentence_and_code_151(capsys, tmp_path, monkeypatch, argv, needle):
@@ -224,3 +226,75 @@ def test_prove_fails_on_a_fault_variant(capsys, variant, code, needle):
     exit_code, out, _ = run(capsys, "prove", *SMALL, "--variant", variant)
     assert exit_code == code
     assert needle in out
+
+
+# cancel-skips-complete on the 3-node chain violates exactly these; the design violates nothing.
+SKIPS = ["cancel-runs-complete", "no-leaked-blockers", "cancel-runs-complete.live:A", "cancel-runs-complete.live:B", "cancel-runs-complete.live:C"]
+
+
+def expect(*names: str) -> list[str]:
+    return [arg for name in names for arg in ("--expect-violated", name)]
+
+
+def test_expected_violations_pass_and_every_output_marks_them(capsys, tmp_path):
+    formats = ["--format", "markdown", "--format", "json", "--format", "junit", "--format", "summary"]
+    code, out, _ = run(capsys, "check", *SMALL, "--variant", "cancel-skips-complete", "-q", *expect(*SKIPS), "--report", str(tmp_path), *formats)
+    assert code == ExitCode.OK
+    rows = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in out.splitlines() if line.startswith("│")}
+    assert {name for name, verdict in rows.items() if verdict == "expected violation"} == set(SKIPS)
+    assert "expected violations (known, they do not fail the run): cancel-runs-complete, no-leaked-blockers," in out
+    document = json.loads((tmp_path / "result.json").read_text())
+    assert document["exit_code"] == 0
+    marked = {p["name"] for p in document["properties"] if p["expected"] and p["outcome"] == "expected violation"}
+    assert marked == {p["name"] for p in document["properties"] if p["verdict"] == "violated"} == set(SKIPS)
+    junit = (tmp_path / "junit.xml").read_text()
+    assert junit.count('<skipped message="expected violation: ') == len(SKIPS) and "<failure" not in junit
+    summary = (tmp_path / "summary.md").read_text()
+    assert summary.startswith("## blockcheck: `qemu-block/seed+cancel-skips-complete`: 5 expected violations\n")
+    assert summary.count("🔶 expected violation") == len(SKIPS) and "- `no-leaked-blockers` (expected): " in summary
+    report = (tmp_path / "no-leaked-blockers.md").read_text()
+    assert report.startswith("# `no-leaked-blockers` is violated (expected violation)\n")
+
+
+def test_an_expected_violation_that_no_longer_occurs_fails(capsys):
+    code, out, _ = run(capsys, "check", *SMALL, "-q", *expect("no-leaked-blockers"))
+    assert code == ExitCode.LIVENESS
+    assert "expected violation of no-leaked-blockers did not occur: remove it from expect-violated" in out
+    assert "stale expectation" in out
+    # A property --property leaves out is not judged, as pytest ignores a deselected xfail.
+    assert run(capsys, "check", *SMALL, "-q", "--property", "isolation", *expect("no-leaked-blockers"))[0] == ExitCode.OK
+
+
+def test_a_violation_besides_the_expected_ones_fails_and_is_found_after_them(capsys):
+    # Without --continue the search would stop at the first of the two safety violations
+    # (state 4) with every other property unchecked; expected, they stop nothing, and the
+    # per-node liveness check of cancel-runs-complete is a property of its own.
+    code, out, _ = run(capsys, "check", *SMALL, "--variant", "cancel-skips-complete", "--json", *expect("cancel-runs-complete", "no-leaked-blockers"))
+    assert code == ExitCode.LIVENESS
+    document = json.loads(out)
+    assert document["stop"] == "exhausted"
+    outcomes = {p["name"]: p["outcome"] for p in document["properties"]}
+    assert outcomes["cancel-runs-complete"] == outcomes["no-leaked-blockers"] == "expected violation"
+    # The first unexpected violation still ends the checks (liveness is checked last).
+    assert [name for name, outcome in outcomes.items() if outcome == "violated"] == ["cancel-runs-complete.live:A"]
+    assert {outcomes[name] for name in outcomes if ":" in name} == {"violated", "unchecked"}
+    assert {outcomes[name] for name in outcomes if ":" not in name} == {"holds", "expected violation"}
+
+
+def test_a_bound_never_judges_an_expectation(capsys):
+    code, out, _ = run(capsys, "check", *SMALL, "-q", "--max-states", "50", *expect("no-leaked-blockers"))
+    assert code == ExitCode.BOUND
+    assert "did not occur" not in out and "incomplete" in out
+
+
+def test_the_settings_file_lists_expectations_and_the_flag_adds_to_them(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    listed = ", ".join(f'"{name}"' for name in SKIPS[:-1])
+    (tmp_path / "blockcheck.toml").write_text(f'chain-length = 3\nvariant = "cancel-skips-complete"\nquiet = true\ncontinue = true\nexpect-violated = [{listed}]\n')
+    code, out, _ = run(capsys, "check")
+    assert code == ExitCode.LIVENESS  # cancel-runs-complete.live:C is not listed
+    assert out.count("expected violation │") == len(SKIPS) - 1
+    assert run(capsys, "check", *expect(SKIPS[-1]))[0] == ExitCode.OK
+    (tmp_path / "blockcheck.toml").write_text('expect-violated = "isolation"\n')
+    code, _, err = run(capsys, "check")
+    assert code == ExitCode.USAGE_ERROR and 'expect-violated must be a list of strings' in err

@@ -1,4 +1,4 @@
-"""The pytest plugin: a blockcheck.toml becomes one test item per property."""
+"""The pytest plugin: a blockcheck.toml becomes one test item per property; expected violations xfail."""
 
 from __future__ import annotations
 
@@ -43,3 +43,23 @@ def test_a_bad_key_is_a_collection_error_naming_it(tmp_path: Path) -> None:
     run = pytest_in(tmp_path, "chain-lenght = 3\n")
     assert run.returncode != 0
     assert "unknown key 'chain-lenght'" in run.stdout
+
+
+def test_expected_violations_are_xfailed(tmp_path: Path) -> None:
+    names = '"cancel-runs-complete", "no-leaked-blockers", "cancel-runs-complete.live:A", "cancel-runs-complete.live:B", "cancel-runs-complete.live:C"'
+    run = pytest_in(tmp_path, f'chain-length = 3\nvariant = "cancel-skips-complete"\nexpect-violated = [{names}]\n')
+    assert run.returncode == 0, run.stdout
+    assert "11 passed, 5 xfailed" in run.stdout
+
+
+def test_an_expected_violation_that_does_not_occur_fails(tmp_path: Path) -> None:
+    run = pytest_in(tmp_path, 'chain-length = 3\nexpect-violated = ["no-leaked-blockers"]\n')
+    assert run.returncode == 1
+    assert "FAILED blockcheck.toml::no-leaked-blockers" in run.stdout and "1 failed, 15 passed" in run.stdout
+    assert "expected violation of no-leaked-blockers did not occur: remove it from expect-violated" in run.stdout
+
+
+def test_an_unknown_expected_name_is_a_collection_error_naming_it(tmp_path: Path) -> None:
+    run = pytest_in(tmp_path, 'chain-length = 3\nexpect-violated = ["nope"]\n')
+    assert run.returncode != 0
+    assert "unknown property 'nope' in expect-violated" in run.stdout

@@ -3,7 +3,8 @@
 ``cancel-skips-complete`` gives invariant, transition and stuttering
 liveness counterexamples, ``cancel-never-completes`` liveness lassos, and
 ``none`` an all-pass run.  The worker example gives a lasso that is a real
-cycle.
+cycle.  ``known`` expects two of cancel-skips-complete's violations (one
+safety, one liveness) and ``stale`` expects one that the design does not have.
 """
 
 from __future__ import annotations
@@ -29,6 +30,16 @@ def hangs() -> Run:
 @pytest.fixture(scope="session")
 def passes() -> Run:
     return block_run("none")
+
+
+@pytest.fixture(scope="session")
+def known() -> Run:
+    return block_run("cancel-skips-complete", expected=("no-leaked-blockers", "cancel-runs-complete.live:B"))
+
+
+@pytest.fixture(scope="session")
+def stale() -> Run:
+    return block_run("none", expected=("no-leaked-blockers",))
 
 
 @pytest.fixture(scope="session")

@@ -26,8 +26,10 @@ class Run:
     result: Result
 
 
-def block_run(variant: str, *, stop_at_first: bool = False, **bounds: int) -> Run:
+def block_run(variant: str, *, stop_at_first: bool = False, expected: tuple[str, ...] = (), **bounds: int) -> Run:
     """Explore the block model with ``variant`` on a three-node chain (about a second)."""
     model = BlockModel(Scenario(variant=variant, chain_length=3))
-    result = explore(model, block_properties(model), stop_at_first=stop_at_first, quiet=True, **bounds)
+    result = explore(
+        model, block_properties(model), stop_at_first=stop_at_first, expected=expected, quiet=True, **bounds
+    )
     return Run(model, result)
