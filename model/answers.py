@@ -98,6 +98,10 @@ def missing_argument(name: str) -> Answer:
     return error(f"Parameter '{name}' is missing")
 
 
+def invalid_type(name: str, expected: str) -> Answer:
+    return error(f"Invalid parameter type for '{name}', expected: {expected}")
+
+
 def unknown_command(name: str) -> Answer:
     return error(f"The command {name} has not been found", "CommandNotFound")
 

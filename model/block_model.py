@@ -21,8 +21,10 @@ from .state import (
     BACKING,
     BLOCKERS,
     CANCELLED,
+    CHANGES_LEFT,
     DATA,
     FAILED,
+    HEADERS,
     J_BASE,
     J_CURSOR,
     J_FLAGS,
@@ -33,6 +35,7 @@ from .state import (
     JOBS,
     JOBS_LEFT,
     NONE,
+    OTHER,
     REMOVED,
     WRITES_LEFT,
     Status,
@@ -40,7 +43,15 @@ from .state import (
     in_chain,
 )
 
-USER_ACTIONS = ("block-stream", "block-commit", "block-job-cancel", "block-job-pause", "block-job-resume", "guest-write")
+USER_ACTIONS = (
+    "block-stream",
+    "block-commit",
+    "block-job-cancel",
+    "block-job-pause",
+    "block-job-resume",
+    "change-backing-file",
+    "guest-write",
+)
 
 
 class BlockModel(CommandModel):
@@ -70,6 +81,8 @@ class BlockModel(CommandModel):
             return rules.pause(state, action[1])
         if name == "block-job-resume":
             return rules.resume(state, action[1])
+        if name == "change-backing-file":
+            return rules.change_backing_file(state, action[1], action[2])
         if name == "guest-write":
             return rules.guest_write(state, action[1])
         return A.OK, rules.job_step(state, action)
@@ -96,6 +109,13 @@ class BlockModel(CommandModel):
                 yield ("block-job-pause", owner)
             if "block-job-resume" in commands:
                 yield ("block-job-resume", owner)
+        if state[CHANGES_LEFT] and "change-backing-file" in commands:
+            # Re-point a header at any other node below the image in the chain
+            # (rewriting the string it holds would change only the budget).
+            for image in chain:
+                for target in chain_below(backing, image):
+                    if target != state[HEADERS][image]:
+                        yield ("change-backing-file", image, target)
         if state[WRITES_LEFT]:
             for chunk in range(self.scenario.chunks):
                 yield ("guest-write", chunk)
@@ -154,6 +174,8 @@ class BlockModel(CommandModel):
             },
             "jobs": [_job_to_json(rules, job) for job in state[JOBS]],
             "guest_writes_left": state[WRITES_LEFT],
+            "headers": {names[i]: _header_name(rules, h) for i, h in enumerate(state[HEADERS])},
+            "header_changes_left": state[CHANGES_LEFT],
         }
 
 
@@ -161,6 +183,15 @@ def _backing_name(names: tuple[str, ...], backing: int) -> str:
     if backing == REMOVED:
         return "(removed)"
     return names[backing] if backing != NONE else ""
+
+
+def _header_name(rules: SeedRules, header: int) -> str:
+    """The backing file a header names: an image file, ``""`` for none, or a marker."""
+    if header == OTHER:
+        return "(not a file of the chain)"
+    if header == REMOVED:
+        return "(removed)"
+    return rules.scenario.file_names[header] if header != NONE else ""
 
 
 def _job_to_json(rules: SeedRules, job: tuple) -> dict[str, Any]:
@@ -181,10 +212,11 @@ def draw_chain(rules: SeedRules, state: tuple) -> str:
     """The chain in QEMU's docs notation, with blocked nodes and job owners marked.
 
     ``[A] <- [B] <- [C]* <- [E]{stream->B,running} (drive0)``: ``*`` marks a
-    blocked node, braces the job a node owns; nodes that left the chain are
-    listed after ``removed:``.
+    blocked node, braces the job a node owns, ``(disk: X)`` a header that
+    names another backing file than the live link; nodes that left the chain
+    are listed after ``removed:``.
     """
-    backing, blockers, jobs = state[BACKING], state[BLOCKERS], state[JOBS]
+    backing, blockers, jobs, headers = state[BACKING], state[BLOCKERS], state[JOBS], state[HEADERS]
     chain = [rules.root, *chain_below(backing, rules.root)][::-1]
     by_owner = {j[J_OWNER]: j for j in jobs}
 
@@ -200,6 +232,8 @@ def draw_chain(rules: SeedRules, state: tuple) -> str:
             base = rules.names[job[J_BASE]] if job[J_BASE] != NONE else "none"
             kind = JOB_TYPE[job[J_KIND]]
             text += f"{{{kind}->{base},{status},{job[J_CURSOR]}/{rules.chunks}}}"
+        if headers[node] != backing[node]:
+            text += f"(disk: {_header_name(rules, headers[node]) or 'none'})"
         return text
 
     line = " <- ".join(label(n) for n in chain) + f" ({rules.scenario.device})"

@@ -32,7 +32,7 @@ class CommandModel(Model):
 
     def init_states(self) -> list[tuple]:
         s = self.scenario
-        return [initial_state(s.chain_length, s.chunks, s.guest_writes, s.jobs_per_run)]
+        return [initial_state(s.chain_length, s.chunks, s.guest_writes, s.jobs_per_run, s.header_changes)]
 
     def successors(self, state: tuple) -> list[tuple[tuple, tuple]]:
         out = []

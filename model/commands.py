@@ -25,20 +25,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import answers as A
-from .seed import GUARDED_OPS, SeedRules
-from .state import BACKING, JOBS, NONE, find_job, in_chain
+from .seed import GUARDED_OPS, NEED_ROOT, SeedRules
+from .state import BACKING, JOBS, NONE, OTHER, find_job, in_chain
 
 JOB_STEPS = ("job-copy", "job-io-error", "job-exit", "stream-complete", "commit-complete")
 JOB_VERBS = ("block-job-cancel", "block-job-pause", "block-job-resume", "block-job-set-speed", "block-job-complete")
 
-#: The argument naming the node each guarded operation acts on.
-GUARDED_OP_ARG = {
-    "block_resize": "device",
-    "blockdev-snapshot-sync": "device",
-    "change-backing-file": "image-node-name",
-    "drive-del": "id",
-    "drive-mirror": "device",
-}
+#: Guarded commands that find their node with bdrv_lookup_bs(device, node-name):
+#: ``device`` names a device only, ``node-name`` a node (docs/op-blockers.md
+#: §2.4, §2.5).  The others take ``device``, a device or node name.
+BY_DEVICE_OR_NODE_NAME = ("block_resize", "blockdev-snapshot-sync")
 
 COMMANDS = ("block-stream", "block-commit", *JOB_VERBS, "query-block-jobs", *GUARDED_OPS)
 
@@ -65,6 +61,13 @@ def action_to_line(rules: SeedRules, action: tuple) -> dict[str, Any]:
         return {"execute": name, "arguments": args}
     if name in ("block-job-pause", "block-job-resume"):
         return {"execute": name, "arguments": {"device": rules.job_device_field(action[1])}}
+    if name == "change-backing-file":
+        args = {
+            "device": rules.scenario.device,
+            "image-node-name": rules.names[action[1]],
+            "backing-file": rules.scenario.file_names[action[2]],
+        }
+        return {"execute": name, "arguments": args}
     if name == "guest-write":
         return {"step": name, "device": rules.scenario.device, "chunk": action[1]}
     if name in JOB_STEPS:
@@ -114,12 +117,18 @@ class Executor:
             return A.ok(rules.query_block_jobs(state)), state
         if name not in COMMANDS:
             return A.unknown_command(name), state
-        key = GUARDED_OP_ARG.get(name, "device")
-        if key not in args:
-            return A.missing_argument(key), state
-        node = self.lookup(state, args[key])
+        if name == "change-backing-file":
+            return self._change_backing_file(state, args)
+        if name in BY_DEVICE_OR_NODE_NAME:
+            return self._by_device_or_node_name(state, name, args), state
+        if "device" not in args:
+            return A.missing_argument("device"), state
+        node = self.lookup(state, args["device"])
+        if node == NONE and name == "block-commit":
+            # qmp_block_commit keeps DeviceNotFound for a name no node has (libvirt probes it).
+            return A.error(f"Device '{args['device']}' not found", "DeviceNotFound"), state
         if node == NONE:
-            return A.node_not_found(str(args[key])), state
+            return A.node_not_found(str(args["device"])), state
         if name in GUARDED_OPS:
             return rules.guarded_op(state, name, node), state
         if name == "block-stream":
@@ -129,7 +138,7 @@ class Executor:
             return rules.stream(state, node, base)
         if name == "block-commit":
             if node != rules.root:
-                return A.error(f"Device '{args['device']}' not found", "DeviceNotFound"), state
+                return NEED_ROOT, state
             top = self._optional_node(state, args.get("top"))
             base = self._optional_node(state, args.get("base"))
             if top is None or top == NONE:
@@ -148,6 +157,47 @@ class Executor:
                 return A.missing_argument("speed"), state
             return rules.set_speed(state, node, int(args["speed"]))
         return rules.complete(state, node)
+
+    def _by_device_or_node_name(self, state: tuple, name: str, args: Mapping[str, Any]) -> A.Answer:
+        """block_resize and blockdev-snapshot-sync: bdrv_lookup_bs(device, node-name),
+        then the rule; resize's in-use text names its ``device`` argument as given."""
+        device, node_name = args.get("device"), args.get("node-name")
+        node = NONE
+        if device == self.rules.scenario.device:
+            node = self.rules.root
+        elif isinstance(node_name, str) and node_name in self.rules.names:
+            node = self.lookup(state, node_name)
+        if node == NONE:
+            return A.error(f"Cannot find device={device or ''} nor node_name={node_name or ''}")
+        if name == "block_resize" and "size" not in args:
+            return A.missing_argument("size")
+        return self.rules.guarded_op(state, name, node, device if isinstance(device, str) else None)
+
+    def _change_backing_file(self, state: tuple, args: Mapping[str, Any]) -> tuple[A.Answer, tuple]:
+        """qmp_change_backing_file's look-ups, in QEMU's order, then the rule.
+
+        QAPI checks the three string arguments first; ``device`` must name
+        the root (qmp_get_root_bs); ``image-node-name`` is a node name only
+        (bdrv_lookup_bs(NULL, name)).  ``backing-file`` is not validated by
+        QEMU: a string naming none of the chain's files becomes OTHER.
+        """
+        rules = self.rules
+        for key in ("device", "image-node-name", "backing-file"):
+            if key not in args:
+                return A.missing_argument(key), state
+            if not isinstance(args[key], str):
+                return A.invalid_type(key, "string"), state
+        root = self.lookup(state, args["device"])
+        if root == NONE:
+            return A.node_not_found(args["device"]), state
+        if root != rules.root:
+            return NEED_ROOT, state
+        image = self.lookup(state, args["image-node-name"])
+        if image == NONE or args["image-node-name"] not in rules.names:
+            return A.error(f"Cannot find device= nor node_name={args['image-node-name']}"), state
+        files = rules.scenario.file_names
+        target = files.index(args["backing-file"]) if args["backing-file"] in files else OTHER
+        return rules.change_backing_file(state, image, target)
 
     def _optional_node(self, state: tuple, name: Any) -> int | None:
         """NONE when the argument is absent, None when it names no node."""

@@ -22,6 +22,7 @@ GRAPH_COMMANDS = (
     "block-job-cancel",
     "block-job-pause",
     "block-job-resume",
+    "change-backing-file",
 )
 
 DEFAULT_COMMANDS = ("block-stream", "block-job-cancel", "block-job-pause", "block-job-resume")
@@ -60,6 +61,10 @@ class Scenario:
     #: a job forever starves it under any fairness; a bound keeps the
     #: "jobs end" liveness claim meaningful and the state space finite.
     pauses_per_job: int = 1
+    #: How often the user may rewrite a header with change-backing-file
+    #: (when that command is among ``commands``).  Each rewrite can name
+    #: any node below the image, so the bound keeps the branching small.
+    header_changes: int = 1
     commands: tuple[str, ...] = DEFAULT_COMMANDS
     profile: str = "seed"
     variant: str = "none"
@@ -79,6 +84,8 @@ class Scenario:
             raise ScenarioError(f"guest writes {self.guest_writes} is out of range; give 0, 1 or 2")
         if not 0 <= self.pauses_per_job <= 2:
             raise ScenarioError(f"pauses per job {self.pauses_per_job} is out of range; give 0, 1 or 2")
+        if not 0 <= self.header_changes <= 2:
+            raise ScenarioError(f"header changes {self.header_changes} is out of range; give 0, 1 or 2")
         unknown = [c for c in self.commands if c not in GRAPH_COMMANDS]
         if unknown:
             raise ScenarioError(
@@ -93,14 +100,20 @@ class Scenario:
         return tuple(string.ascii_uppercase[: self.chain_length])
 
     @property
+    def file_names(self) -> tuple[str, ...]:
+        """The image file of each node, as a header or ``backing-file`` names it."""
+        return tuple(f"{name}.qcow2" for name in self.node_names)
+
+    @property
     def root(self) -> int:
         """Index of the active layer, the node the device is attached to."""
         return self.chain_length - 1
 
     def describe(self) -> str:
         chain = " <- ".join(f"[{n}]" for n in self.node_names)
+        changes = f", {self.header_changes} header change(s)" if "change-backing-file" in self.commands else ""
         return (
             f"{chain} ({self.device} on [{self.node_names[-1]}]); {self.chunks} chunks, "
-            f"up to {self.max_jobs} jobs at once and {self.jobs_per_run} per run, {self.guest_writes} guest write(s), "
+            f"up to {self.max_jobs} jobs at once and {self.jobs_per_run} per run, {self.guest_writes} guest write(s){changes}, "
             f"commands: {', '.join(self.commands)}"
         )

@@ -17,8 +17,12 @@ The seed design, point by point:
 4. Before a stream starts, STREAM is checked on every node from the top
    down to, not including, the base (§2.2 step 5).
 5. The job never ends without ``stream_complete``, which redirects the
-   owner's backing link to the base only on success and removes every
-   blocker the job set (§2.5, §2.6).
+   owner's backing link (on disk, then live) to the base only on success
+   and removes every blocker the job set (§2.5, §2.6).
+
+``change-backing-file`` is QEMU 2.8's, not the design's: it checks the
+root's op blockers only, which the design's jobs on intermediate nodes
+leave free (docs/op-blockers.md, docs/findings/).
 """
 
 from __future__ import annotations
@@ -32,8 +36,10 @@ from .state import (
     BACKING,
     BLOCKERS,
     CANCELLED,
+    CHANGES_LEFT,
     DATA,
     FAILED,
+    HEADERS,
     J_BASE,
     J_CURSOR,
     J_FLAGS,
@@ -60,28 +66,38 @@ from .state import (
 #: Chunk size the model reports in query-block-jobs (one cluster per chunk).
 CHUNK_BYTES = 65536
 
-#: The operations op blockers guard that the model answers, with their op type (§3).
+#: The op-blocker-guarded commands the model answers, with the op type each
+#: checks (docs/op-blockers.md).  HMP's drive_del has no QMP form, so it is
+#: not among them.
 GUARDED_OPS: dict[str, str] = {
     "block_resize": "RESIZE",
     "blockdev-snapshot-sync": "EXTERNAL_SNAPSHOT",
     "change-backing-file": "CHANGE",
-    "drive-del": "DRIVE_DEL",
     "drive-mirror": "MIRROR_SOURCE",
 }
 
 #: Op types a backing link does not block on the backing node (§2.3, bdrv_set_backing_hd).
 BACKING_EXEMPT = frozenset({"COMMIT_TARGET", "STREAM", "BACKUP_SOURCE", "BACKUP_TARGET"})
+#: The fix variant exempts CHANGE too, so that CHANGE can be checked on backing nodes.
+FIXED_BACKING_EXEMPT = BACKING_EXEMPT | {"CHANGE"}
 
 #: Job type names, indexed by Kind.
 JOB_TYPE = ("stream", "commit")
 
 Step = tuple[A.Answer, tuple]
 
+#: qmp_get_root_bs: the named node has a parent that is not a BlockBackend.
+NEED_ROOT = A.error("Need a root block node")
+
 
 def _set_chunk(data: tuple, node: int, chunk: int, value: int) -> tuple:
     """``data`` with one chunk of one node set to ``value``."""
-    row = data[node][:chunk] + (value,) + data[node][chunk + 1 :]
-    return data[:node] + (row,) + data[node + 1 :]
+    return _set_at(data, node, _set_at(data[node], chunk, value))
+
+
+def _set_at(values: tuple, index: int, value: int) -> tuple:
+    """``values`` with one position replaced."""
+    return values[:index] + (value,) + values[index + 1 :]
 
 
 def blocker_bit(owner: int, kind: int) -> int:
@@ -98,6 +114,7 @@ class SeedRules:
         self.root = scenario.root
         self.variant = scenario.variant
         self.chunks = scenario.chunks
+        self.backing_exempt = FIXED_BACKING_EXEMPT if self.variant == "fix-change-checks-chain" else BACKING_EXEMPT
 
     # -- names ------------------------------------------------------------
     def device_or_node(self, node: int) -> str:
@@ -122,7 +139,7 @@ class SeedRules:
         if bits:
             low = (bits & -bits).bit_length() - 1
             return A.job_blocker_reason(JOB_TYPE[low % 2])
-        if op not in BACKING_EXEMPT:
+        if op not in self.backing_exempt:
             parent = self._backing_parent(state[BACKING], node)
             if parent != NONE:
                 return A.backing_blocker_reason(self.device_or_node(parent))
@@ -142,9 +159,68 @@ class SeedRules:
         reason = self.blocked_reason(state, node, op)
         return None if reason is None else A.busy(self.device_or_node(node), reason)
 
-    def guarded_op(self, state: tuple, op_name: str, node: int) -> A.Answer:
-        """The answer to an op-blocker-guarded command on ``node`` (the model tracks no effect)."""
-        return self.check_op(state, node, GUARDED_OPS[op_name]) or A.OK
+    def guarded_op(self, state: tuple, op_name: str, node: int, device_arg: str | None = None) -> A.Answer:
+        """QEMU 2.8's answer to an op-blocker-guarded command that acts on ``node``,
+        named the natural way: the root by its device name, any other node by
+        its node name (docs/op-blockers.md §2.3-§2.8).
+
+        - ``change-backing-file`` is asked of its own rule, as sent through
+          the guest's device (its answer does not depend on the new string);
+        - ``drive-mirror`` takes a root only (qmp_get_root_bs), then checks
+          MIRROR_SOURCE on it;
+        - ``block_resize`` and ``blockdev-snapshot-sync`` act only on a node
+          that is the first non-filter below some BlockBackend
+          (bdrv_is_first_non_filter): the root, or the owner of a job, whose
+          own BlockBackend sits on it in 2.8.  Resize checks RESIZE first
+          and answers QERR_DEVICE_IN_USE with its ``device`` argument,
+          ``device_arg`` ("(null)" when the node came by ``node-name``); snapshot checks
+          EXTERNAL_SNAPSHOT before the first-non-filter test.
+        The model tracks no effect of an accepted resize, snapshot or mirror.
+        """
+        if op_name == "change-backing-file":
+            return self.change_backing_file(state, node, state[HEADERS][node])[0]
+        if op_name == "drive-mirror" and node != self.root:
+            return NEED_ROOT
+        first_non_filter = node == self.root or find_job(state[JOBS], node) is not None
+        if op_name == "block_resize" and not first_non_filter:
+            return A.error("The feature 'resize' is not enabled")
+        refusal = self.check_op(state, node, GUARDED_OPS[op_name])
+        if refusal and op_name == "block_resize":
+            return A.device_in_use("(null)" if device_arg is None else device_arg)
+        if not refusal and op_name == "blockdev-snapshot-sync" and not first_non_filter:
+            return A.error("The feature 'snapshot' is not enabled")
+        return refusal or A.OK
+
+    # -- change-backing-file (blockdev.c qmp_change_backing_file) ---------------
+    def change_backing_file(self, state: tuple, image: int, target: int) -> Step:
+        """Rewrite ``image``'s on-disk backing string to name ``target``.
+
+        The device has been resolved to the root (qmp_get_root_bs) and
+        ``image-node-name`` to ``image`` by the caller.  Then, in QEMU's
+        order: an image without a backing file is refused; CHANGE is checked
+        on the root only ("even though we are not necessarily operating on
+        bs, we need it to determine if block ops are currently prohibited on
+        the chain"); the image must be in the root's chain; and
+        bdrv_change_backing_file rewrites the header alone, never the live
+        link.  The fix variant checks every node from the root down to the
+        image instead.
+        """
+        backing = state[BACKING]
+        if backing[image] < 0:
+            return A.error("not allowing backing file change on an image without a backing file"), state
+        chain = (self.root, *chain_below(backing, self.root))
+        checked = chain[: chain.index(image) + 1] if self.variant == "fix-change-checks-chain" and image in chain else chain[:1]
+        for node in checked:
+            refusal = self.check_op(state, node, "CHANGE")
+            if refusal:
+                return refusal, state
+        if image not in chain:
+            return A.error(f"'{self.scenario.device}' and image file are not in the same chain"), state
+        left = state[CHANGES_LEFT]
+        if left <= 0:
+            return A.model_limit(f"the scenario allows {self.scenario.header_changes} header change(s)"), state
+        headers = state[HEADERS][:image] + (target,) + state[HEADERS][image + 1 :]
+        return A.OK, put(put(state, HEADERS, headers), CHANGES_LEFT, left - 1)
 
     # -- block-stream (§2.2) -------------------------------------------------
     def stream(self, state: tuple, top: int, base: int) -> Step:
@@ -209,7 +285,8 @@ class SeedRules:
     def _start(self, state: tuple, job: tuple, blocked: list[int]) -> tuple:
         bit = blocker_bit(job[J_OWNER], job[J_KIND])
         blockers = tuple(b | bit if i in blocked else b for i, b in enumerate(state[BLOCKERS]))
-        return (state[BACKING], state[DATA], tuple(sorted((*state[JOBS], job))), blockers, state[WRITES_LEFT], state[JOBS_LEFT] - 1)
+        state = put(put(state, JOBS, tuple(sorted((*state[JOBS], job)))), BLOCKERS, blockers)
+        return put(state, JOBS_LEFT, state[JOBS_LEFT] - 1)
 
     # -- block-job-* verbs (§2.6, §5.6) --------------------------------------
     def job_for(self, state: tuple, node: int) -> tuple[tuple | None, A.Answer | None]:
@@ -376,18 +453,32 @@ class SeedRules:
         return self._with_job(state, old, self._set(job, J_STATUS, Status.FINISHED))
 
     def _complete(self, state: tuple, job: tuple) -> tuple:
-        """stream_complete: redirect the link on success only, drop every blocker, end the job (§2.5)."""
+        """stream_complete / commit_complete: on success only, rewrite the header
+        and then the live link of the node above the removed part to name the
+        base (bdrv_change_backing_file, then bdrv_set_backing_hd); then drop
+        every blocker and end the job (§2.5)."""
         flags = job[J_FLAGS]
         success = not flags & (CANCELLED | FAILED) and job[J_CURSOR] == self.chunks
         if success or (self.variant == "cancel-changes-chain" and flags & CANCELLED):
-            backing = list(state[BACKING])
-            if job[J_KIND] == Kind.STREAM:
-                backing[job[J_TOP]] = job[J_BASE]
-            else:
-                backing[self.overlay(state[BACKING], job[J_TOP])] = job[J_BASE]
-            state = put(state, BACKING, tuple(backing))
+            redirected = job[J_TOP] if job[J_KIND] == Kind.STREAM else self._commit_overlay(state, job)
+            if redirected != NONE:
+                state = put(state, BACKING, _set_at(state[BACKING], redirected, job[J_BASE]))
+                state = put(state, HEADERS, _set_at(state[HEADERS], redirected, job[J_BASE]))
         state = self._unblock(state, job)
         return self._forget_removed(self._with_job(state, job, None))
+
+    def _commit_overlay(self, state: tuple, job: tuple) -> int:
+        """The node whose link a finished commit redirects, or NONE when there is none.
+
+        2.8's bdrv_drop_intermediate gives up, leaving the chain alone (the
+        job then ends with its error), when the top has no overlay in the
+        active layer's chain any more or the base is no longer below the top.
+        """
+        backing = state[BACKING]
+        overlay = self.overlay(backing, job[J_TOP])
+        if overlay == NONE or job[J_BASE] not in chain_below(backing, job[J_TOP]):
+            return NONE
+        return overlay
 
     def _forget_removed(self, state: tuple) -> tuple:
         """Delete nodes that left the chain and that no job or blocker still holds.
@@ -405,9 +496,10 @@ class SeedRules:
         if not gone:
             return state
         new_backing = tuple(REMOVED if n in gone else b for n, b in enumerate(backing))
+        new_headers = tuple(REMOVED if n in gone else h for n, h in enumerate(state[HEADERS]))
         empty = (0,) * self.chunks
         new_data = tuple(empty if n in gone else row for n, row in enumerate(data))
-        return put(put(state, BACKING, new_backing), DATA, new_data)
+        return put(put(put(state, BACKING, new_backing), DATA, new_data), HEADERS, new_headers)
 
     def _unblock(self, state: tuple, job: tuple) -> tuple:
         mask = ~blocker_bit(job[J_OWNER], job[J_KIND])

@@ -1,10 +1,10 @@
 """The state of the block-layer model, as plain tuples of small ints.
 
 States must be hashable and hash-stable (see checker.api), and cheap to
-copy, so a state is a 6-tuple and a job is an 8-tuple, read through the
+copy, so a state is an 8-tuple and a job is an 8-tuple, read through the
 index constants below rather than through attribute access.
 
-``(backing, data, jobs, blockers, writes_left, jobs_left)``:
+``(backing, data, jobs, blockers, writes_left, jobs_left, headers, changes_left)``:
 
 - ``backing[i]``: index of node i's backing node, or NONE; REMOVED once
   the node has left the chain and no job holds it (2015 QEMU deletes such
@@ -21,6 +21,14 @@ index constants below rather than through attribute access.
   properties must be able to see.
 - ``writes_left``: guest writes the scenario still allows.
 - ``jobs_left``: jobs the scenario still lets the user start.
+- ``headers[i]``: the node whose image file node i's on-disk header names
+  as its backing file; NONE for no backing file, OTHER for a string that
+  names no file of the chain, REMOVED with the node.  The live link
+  (``backing``) and the header part ways when ``change-backing-file``
+  rewrites only the header (qemu-domain.md §2.5: completion rewrites both);
+  reopening the chain from disk follows the headers (:func:`disk_view`).
+- ``changes_left``: header rewrites (``change-backing-file``) the scenario
+  still allows.
 """
 
 from __future__ import annotations
@@ -30,9 +38,11 @@ from functools import lru_cache
 
 NONE = -1
 REMOVED = -2
+#: A header naming a file that is not one of the chain's images.
+OTHER = -3
 
 # State fields.
-BACKING, DATA, JOBS, BLOCKERS, WRITES_LEFT, JOBS_LEFT = range(6)
+BACKING, DATA, JOBS, BLOCKERS, WRITES_LEFT, JOBS_LEFT, HEADERS, CHANGES_LEFT = range(8)
 
 # Job record fields.
 J_OWNER, J_KIND, J_TOP, J_BASE, J_STATUS, J_CURSOR, J_FLAGS, J_PAUSES = range(8)
@@ -120,6 +130,16 @@ def has_cycle(backing: tuple) -> bool:
     return False
 
 
+def disk_view(headers: tuple, data: tuple, node: int) -> tuple:
+    """What ``node`` reads once the chain is reopened from its image files.
+
+    Opening an image follows the backing file its header names, so this is
+    :func:`view` over the headers; a header naming no file of the chain
+    (OTHER) ends the walk, as a missing backing file would fail the open.
+    """
+    return view(tuple(h if h >= 0 else NONE for h in headers), data, node)
+
+
 @lru_cache(maxsize=1 << 16)
 def view(backing: tuple, data: tuple, node: int) -> tuple:
     """What a reader of ``node`` sees: per chunk the first allocated value down the chain."""
@@ -134,8 +154,8 @@ def view(backing: tuple, data: tuple, node: int) -> tuple:
     return tuple(out)
 
 
-def initial_state(chain_length: int, chunks: int, guest_writes: int, jobs_per_run: int) -> tuple:
-    """The chain A <- B <- ... with different data in each layer.
+def initial_state(chain_length: int, chunks: int, guest_writes: int, jobs_per_run: int, header_changes: int) -> tuple:
+    """The chain A <- B <- ... with different data in each layer; every header names its backing node.
 
     The base-most image allocates every chunk; node i > 0 allocates chunk
     (i - 1) mod chunks, so every stream has something to copy and every
@@ -145,4 +165,4 @@ def initial_state(chain_length: int, chunks: int, guest_writes: int, jobs_per_ru
     data = tuple(
         tuple((i + 1) if (i == 0 or c == (i - 1) % chunks) else 0 for c in range(chunks)) for i in range(chain_length)
     )
-    return (backing, data, (), (0,) * chain_length, guest_writes, jobs_per_run)
+    return (backing, data, (), (0,) * chain_length, guest_writes, jobs_per_run, backing, header_changes)

@@ -3,6 +3,10 @@
 A property that no variant can break proves nothing, and a variant no
 property catches is a hole in the properties; ``blockcheck mutants`` prints
 the matrix.  Each variant is a flag the rules consult at exactly one place.
+
+A *fix* variant is the other way round: the rules as QEMU should have them
+where the faithful rules have a finding (docs/findings/).  Every property
+must hold under a fix, and the design may violate only its known findings.
 """
 
 from __future__ import annotations
@@ -41,6 +45,21 @@ VARIANTS: dict[str, str] = {
     "cancel-never-completes": (
         "a cancelled job's deferred stream_complete is never scheduled, so the job hangs"
     ),
+    "fix-change-checks-chain": (
+        "fix: change-backing-file checks CHANGE on every node from the root down to image-node-name, "
+        "and a backing link no longer blocks CHANGE on its backing node (as 61b49e48b3 did for STREAM); "
+        "QEMU checks the root only (docs/findings/change-backing-file-under-a-job.md)"
+    ),
+}
+
+#: Variants that repair a finding rather than break a rule.
+FIX_VARIANTS = frozenset({"fix-change-checks-chain"})
+
+#: The design's known findings: each property QEMU's own rules violate, and
+#: the fix variant under which it holds (docs/findings/).
+FINDINGS: dict[str, str] = {
+    "isolation": "fix-change-checks-chain",
+    "isolation.guarded-ops": "fix-change-checks-chain",
 }
 
 

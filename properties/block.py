@@ -24,6 +24,7 @@ from blockcheck.model.state import (
     CANCELLED,
     DATA,
     FAILED,
+    HEADERS,
     J_BASE,
     J_CURSOR,
     J_FLAGS,
@@ -72,9 +73,15 @@ def involved(state: tuple, job: tuple, root: int) -> set[int]:
 
 
 def touched(before: tuple, after: tuple, root: int) -> set[int]:
-    """Nodes whose backing link, contents or chain membership changed, or that got a new job."""
+    """Nodes whose backing link, on-disk header, contents or chain membership changed,
+    or that got a new job."""
     b_back, a_back = before[BACKING], after[BACKING]
-    nodes = {n for n in range(len(b_back)) if b_back[n] != a_back[n] or before[DATA][n] != after[DATA][n]}
+    b_head, a_head = before[HEADERS], after[HEADERS]
+    nodes = {
+        n
+        for n in range(len(b_back))
+        if b_back[n] != a_back[n] or b_head[n] != a_head[n] or before[DATA][n] != after[DATA][n]
+    }
     nodes |= in_chain(b_back, root) - in_chain(a_back, root)
     old_owners = {j[J_OWNER] for j in before[JOBS]}
     nodes |= {j[J_OWNER] for j in after[JOBS] if j[J_OWNER] not in old_owners}
@@ -84,7 +91,7 @@ def touched(before: tuple, after: tuple, root: int) -> set[int]:
 def guest_views_unchanged(before: tuple, action: tuple, after: tuple, root: int, exempt: set[int] = frozenset()) -> bool:
     """Every node in the chain before and after reads the same data, but for the guest's own write.
 
-    ``exempt`` nodes (a commit's base) may change.
+    ``exempt`` nodes (those a commit moves data into or through) may change.
     """
     if before[BACKING] == after[BACKING] and before[DATA] == after[DATA]:
         return True
@@ -190,7 +197,10 @@ def block_properties(model: BlockModel) -> list[Property]:
 
     def links_change_only_on_success(before: tuple, action: tuple, after: tuple) -> bool:
         changed = [i for i in range(n) if before[BACKING][i] != after[BACKING][i] and after[BACKING][i] != REMOVED]
-        if not changed:
+        headers = [i for i in range(n) if before[HEADERS][i] != after[HEADERS][i] and after[HEADERS][i] != REMOVED]
+        if action[0] == "change-backing-file":
+            return not changed and set(headers) <= {action[1]}
+        if not changed and not headers:
             return True
         if action[0] not in ("stream-complete", "commit-complete"):
             return False
@@ -200,7 +210,9 @@ def block_properties(model: BlockModel) -> list[Property]:
             redirected = job[J_TOP]
         else:
             redirected = next((p for p in in_chain(before[BACKING], root) if before[BACKING][p] == job[J_TOP]), NONE)
-        return success and changed == [redirected] and after[BACKING][redirected] == job[J_BASE]
+        # Either may already name the base (nothing to stream, or a user's rewrite).
+        rewritten = set(changed) | set(headers) <= {redirected}
+        return success and rewritten and after[BACKING][redirected] == after[HEADERS][redirected] == job[J_BASE]
 
     def intermediate_link_redirected(state: tuple) -> bool:
         backing = state[BACKING]
@@ -208,9 +220,15 @@ def block_properties(model: BlockModel) -> list[Property]:
 
     # 6. guest-view-unchanged -----------------------------------------------------------
     def views_unchanged(before: tuple, action: tuple, after: tuple) -> bool:
-        # A commit writes its base on purpose: only what is read above it must stay.
-        commit_bases = {j[J_BASE] for j in before[JOBS] if j[J_KIND] == Kind.COMMIT}
-        return guest_views_unchanged(before, action, after, root, commit_bases)
+        # A commit moves its top's data down into its base on purpose: what the
+        # base and the nodes between it and the top read may change, what the
+        # top, the device and every node outside top..base read may not (the
+        # same exemption as data_proofs' commit claims).
+        committed: set[int] = set()
+        for job in before[JOBS]:
+            if job[J_KIND] == Kind.COMMIT:
+                committed |= {job[J_TOP], *between(before[BACKING], job[J_TOP], job[J_BASE]), job[J_BASE]}
+        return guest_views_unchanged(before, action, after, root, committed)
 
     def stream_completed_after_guest_write(state: tuple) -> bool:
         wrote = state[WRITES_LEFT] < scenario.guest_writes or scenario.guest_writes == 0
@@ -239,7 +257,7 @@ def block_properties(model: BlockModel) -> list[Property]:
     props = [
         transition(
             "isolation",
-            "while a job runs, no other action changes a node it involves (backing link, contents, chain membership, new job); the guest may write through its device",
+            "while a job runs, no other action changes a node it involves (backing link, on-disk header, contents, chain membership, new job); the guest may write through its device",
             isolation,
             witness=intermediate_link_redirected_while_job_runs,
             group="isolation",
@@ -288,14 +306,14 @@ def block_properties(model: BlockModel) -> list[Property]:
         ),
         transition(
             "chain-integrity",
-            "a backing link changes only when a job completes successfully: the owner's link (a commit: its top's overlay), to the requested base",
+            "a backing link changes only when a job completes successfully: the owner's link (a commit: its top's overlay), to the requested base, live and in the image header alike; change-backing-file rewrites its image's header only",
             links_change_only_on_success,
             witness=intermediate_link_redirected,
             group="chain-integrity",
         ),
         transition(
             "guest-view-unchanged",
-            "what every node in the chain reads is changed by nothing but the guest's own writes",
+            "what every node in the chain reads is changed by nothing but the guest's own writes; a running commit may change what its base and the nodes down to it read",
             views_unchanged,
             witness=stream_completed_after_guest_write,
             group="guest-view-unchanged",

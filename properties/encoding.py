@@ -227,7 +227,7 @@ class BlockEncoding:
 
     def init(self, s: Sym) -> z3.BoolRef:
         sc = self.scenario
-        start = self.constant(initial_state(sc.chain_length, sc.chunks, sc.guest_writes, sc.jobs_per_run))
+        start = self.constant(initial_state(sc.chain_length, sc.chunks, sc.guest_writes, sc.jobs_per_run, sc.header_changes))
         return equal(s, start)
 
     # -- the chain ------------------------------------------------------------

@@ -58,6 +58,7 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
             chunks=args.chunks,
             guest_writes=args.guest_writes,
             pauses_per_job=args.pauses,
+            header_changes=args.header_changes,
             commands=commands,
             profile=args.profile,
             variant=args.variant,
@@ -91,6 +92,7 @@ class QemuBlockPlugin:
         group.add_argument("--chunks", type=int, default=defaults["chunks"], help="chunks per image, 1-4 (default: %(default)s)")
         group.add_argument("--guest-writes", type=int, default=defaults["guest_writes"], help="guest writes through the device, 0-2 (default: %(default)s)")
         group.add_argument("--pauses", type=int, default=defaults["pauses_per_job"], help="user pauses per job, 0-2 (default: %(default)s)")
+        group.add_argument("--header-changes", type=int, default=defaults["header_changes"], help="change-backing-file rewrites, 0-2, when that command is enabled (default: %(default)s)")
         group.add_argument("--device", default=defaults["device"], help="device name of the active layer (default: %(default)s)")
         group.add_argument(
             "--commands",
