@@ -264,7 +264,7 @@ def block_properties(model: BlockModel) -> list[Property]:
         ),
         always(
             "isolation.guarded-ops",
-            "while a job runs, every op-blocker-guarded command (resize, snapshot, change-backing-file, drive-del, mirror) on a node it involves is refused",
+            "while a job runs, every op-blocker-guarded command that acts on a node it involves is refused: block_resize, blockdev-snapshot-sync, drive-mirror, and change-backing-file of that node's header sent through the device",
             guarded_ops_refused,
             witness=intermediate_blocked,
             group="isolation",

@@ -12,6 +12,8 @@ from blockcheck.checker.api import Model
 from blockcheck.checker.exitcodes import ExitCode
 
 SMALL = ["--chain-length", "3"]
+#: The design's known finding (docs/findings/): every run of the seed rules shows it.
+KNOWN = ["--expect-violated", "isolation.guarded-ops"]
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -20,11 +22,20 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_check_passes_on_the_design(capsys):
-    code, out, err = run(capsys, "check", *SMALL, "--quiet")
+def test_check_passes_on_the_design_but_for_its_known_finding(capsys):
+    code, out, err = run(capsys, "check", *SMALL, *KNOWN, "--quiet")
     assert code == ExitCode.OK
-    assert "holds" in out and "12371 distinct" in out
+    assert "holds" in out and "expected violation" in out and "12371 distinct" in out
     assert err == ""
+
+
+def test_check_reports_the_finding_and_the_fix_holds(capsys):
+    """stream B base A, then change-backing-file of B through drive0: 2 states (docs/findings/)."""
+    code, out, _ = run(capsys, "check", *SMALL, "--quiet")
+    assert code == ExitCode.INVARIANT
+    assert any("isolation.guarded-ops" in line and "violated" in line and "2 states" in line for line in out.splitlines())
+    code, out, _ = run(capsys, "check", *SMALL, "--variant", "fix-change-checks-chain", "--quiet")
+    assert code == ExitCode.OK and "12371 distinct" in out
 
 
 @pytest.mark.parametrize(
@@ -32,11 +43,11 @@ def test_check_passes_on_the_design(capsys):
     [("cancel-skips-complete", ExitCode.LIVENESS), ("root-only-query", ExitCode.INVARIANT)],
 )
 def test_check_fails_on_a_fault_variant(capsys, variant, code):
-    assert run(capsys, "check", *SMALL, "--variant", variant, "-q")[0] == code
+    assert run(capsys, "check", *SMALL, *KNOWN, "--variant", variant, "-q")[0] == code
 
 
 def test_a_bound_is_never_a_pass(capsys):
-    code, out, _ = run(capsys, "check", *SMALL, "--max-states", "50", "-q")
+    code, out, _ = run(capsys, "check", *SMALL, *KNOWN, "--max-states", "50", "-q")
     assert code == ExitCode.BOUND
     assert "incomplete" in out
 
@@ -66,16 +77,16 @@ def test_usage_errors_are_one_sentence_and_code_151(capsys, tmp_path, monkeypatc
 
 
 def test_json_output_is_machine_readable(capsys):
-    code, out, _ = run(capsys, "check", *SMALL, "--variant", "device-field-empty", "--json")
+    code, out, _ = run(capsys, "check", *SMALL, *KNOWN, "--variant", "device-field-empty", "--json")
     document = json.loads(out)
     assert code == ExitCode.INVARIANT
-    violated = [p["name"] for p in document["properties"] if p["verdict"] == "violated"]
+    violated = [p["name"] for p in document["properties"] if p["outcome"] == "violated"]
     assert violated == ["ownership-and-reporting"]
 
 
 def test_config_file_sets_defaults_and_flags_override(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "blockcheck.toml").write_text('chain-length = 3\nvariant = "root-only-query"\nquiet = true\n')
+    (tmp_path / "blockcheck.toml").write_text('chain-length = 3\nvariant = "root-only-query"\nquiet = true\nexpect-violated = ["isolation.guarded-ops"]\n')
     assert run(capsys, "check")[0] == ExitCode.INVARIANT
     assert run(capsys, "check", "--variant", "none")[0] == ExitCode.OK
     (tmp_path / "blockcheck.toml").write_text("chain-lenght = 3\n")
@@ -88,7 +99,7 @@ def test_config_file_sets_defaults_and_flags_override(capsys, tmp_path, monkeypa
 
 def test_pyproject_tool_table_is_read(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n[tool.blockcheck]\nchain-length = 3\nvariant = "cancel-changes-chain"\n')
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n[tool.blockcheck]\nchain-length = 3\nvariant = "cancel-changes-chain"\nexpect-violated = ["isolation.guarded-ops"]\n')
     assert run(capsys, "check", "-q")[0] == ExitCode.LIVENESS
 
 
@@ -112,7 +123,7 @@ def test_replay_prints_qemu_answers(capsys, tmp_path):
 
 
 def test_reports_replay_and_are_byte_identical(capsys, tmp_path):
-    argv = ["check", *SMALL, "--variant", "cancel-skips-complete", "-q", "--format", "markdown", "--format", "itf", "--format", "script", "--format", "junit"]
+    argv = ["check", *SMALL, *KNOWN, "--variant", "cancel-skips-complete", "-q", "--format", "markdown", "--format", "itf", "--format", "script", "--format", "junit"]
     run(capsys, *argv, "--report", str(tmp_path / "a"))
     run(capsys, *argv, "--report", str(tmp_path / "b"))
     names = sorted(p.name for p in (tmp_path / "a").iterdir())
@@ -135,7 +146,8 @@ def test_list_and_exit_code_table_match_the_readme(capsys):
 def test_mutants_matrix_passes_on_a_small_chain(capsys):
     code, out, _ = run(capsys, "mutants", *SMALL, "-q")
     assert code == 0
-    assert "every variant is caught" in out
+    assert "every fault variant is caught" in out
+    assert "known findings of the design (docs/findings/): isolation, isolation.guarded-ops" in out
 
 
 class _StringStates(Model):
@@ -229,7 +241,7 @@ def test_prove_fails_on_a_fault_variant(capsys, variant, code, needle):
 
 
 # cancel-skips-complete on the 3-node chain violates exactly these; the design violates nothing.
-SKIPS = ["cancel-runs-complete", "no-leaked-blockers", "cancel-runs-complete.live:A", "cancel-runs-complete.live:B", "cancel-runs-complete.live:C"]
+SKIPS = ["isolation.guarded-ops", "cancel-runs-complete", "no-leaked-blockers", "cancel-runs-complete.live:A", "cancel-runs-complete.live:B", "cancel-runs-complete.live:C"]
 
 
 def expect(*names: str) -> list[str]:
@@ -242,7 +254,7 @@ def test_expected_violations_pass_and_every_output_marks_them(capsys, tmp_path):
     assert code == ExitCode.OK
     rows = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in out.splitlines() if line.startswith("│")}
     assert {name for name, verdict in rows.items() if verdict == "expected violation"} == set(SKIPS)
-    assert "expected violations (known, they do not fail the run): cancel-runs-complete, no-leaked-blockers," in out
+    assert "expected violations (known, they do not fail the run): isolation.guarded-ops, cancel-runs-complete, no-leaked-blockers," in out
     document = json.loads((tmp_path / "result.json").read_text())
     assert document["exit_code"] == 0
     marked = {p["name"] for p in document["properties"] if p["expected"] and p["outcome"] == "expected violation"}
@@ -250,31 +262,31 @@ def test_expected_violations_pass_and_every_output_marks_them(capsys, tmp_path):
     junit = (tmp_path / "junit.xml").read_text()
     assert junit.count('<skipped message="expected violation: ') == len(SKIPS) and "<failure" not in junit
     summary = (tmp_path / "summary.md").read_text()
-    assert summary.startswith("## blockcheck: `qemu-block/seed+cancel-skips-complete`: 5 expected violations\n")
+    assert summary.startswith("## blockcheck: `qemu-block/seed+cancel-skips-complete`: 6 expected violations\n")
     assert summary.count("🔶 expected violation") == len(SKIPS) and "- `no-leaked-blockers` (expected): " in summary
     report = (tmp_path / "no-leaked-blockers.md").read_text()
     assert report.startswith("# `no-leaked-blockers` is violated (expected violation)\n")
 
 
 def test_an_expected_violation_that_no_longer_occurs_fails(capsys):
-    code, out, _ = run(capsys, "check", *SMALL, "-q", *expect("no-leaked-blockers"))
+    code, out, _ = run(capsys, "check", *SMALL, "-q", *KNOWN, *expect("no-leaked-blockers"))
     assert code == ExitCode.LIVENESS
     assert "expected violation of no-leaked-blockers did not occur: remove it from expect-violated" in out
     assert "stale expectation" in out
     # A property --property leaves out is not judged, as pytest ignores a deselected xfail.
-    assert run(capsys, "check", *SMALL, "-q", "--property", "isolation", *expect("no-leaked-blockers"))[0] == ExitCode.OK
+    assert run(capsys, "check", *SMALL, "-q", "--property", "isolation", *KNOWN, *expect("no-leaked-blockers"))[0] == ExitCode.OK
 
 
 def test_a_violation_besides_the_expected_ones_fails_and_is_found_after_them(capsys):
     # Without --continue the search would stop at the first of the two safety violations
     # (state 4) with every other property unchecked; expected, they stop nothing, and the
     # per-node liveness check of cancel-runs-complete is a property of its own.
-    code, out, _ = run(capsys, "check", *SMALL, "--variant", "cancel-skips-complete", "--json", *expect("cancel-runs-complete", "no-leaked-blockers"))
+    code, out, _ = run(capsys, "check", *SMALL, "--variant", "cancel-skips-complete", "--json", *KNOWN, *expect("cancel-runs-complete", "no-leaked-blockers"))
     assert code == ExitCode.LIVENESS
     document = json.loads(out)
     assert document["stop"] == "exhausted"
     outcomes = {p["name"]: p["outcome"] for p in document["properties"]}
-    assert outcomes["cancel-runs-complete"] == outcomes["no-leaked-blockers"] == "expected violation"
+    assert outcomes["cancel-runs-complete"] == outcomes["no-leaked-blockers"] == outcomes["isolation.guarded-ops"] == "expected violation"
     # The first unexpected violation still ends the checks (liveness is checked last).
     assert [name for name, outcome in outcomes.items() if outcome == "violated"] == ["cancel-runs-complete.live:A"]
     assert {outcomes[name] for name in outcomes if ":" in name} == {"violated", "unchecked"}
@@ -282,7 +294,7 @@ def test_a_violation_besides_the_expected_ones_fails_and_is_found_after_them(cap
 
 
 def test_a_bound_never_judges_an_expectation(capsys):
-    code, out, _ = run(capsys, "check", *SMALL, "-q", "--max-states", "50", *expect("no-leaked-blockers"))
+    code, out, _ = run(capsys, "check", *SMALL, "-q", "--max-states", "50", *KNOWN, *expect("no-leaked-blockers"))
     assert code == ExitCode.BOUND
     assert "did not occur" not in out and "incomplete" in out
 

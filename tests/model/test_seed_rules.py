@@ -142,10 +142,12 @@ def test_query_block_jobs_searches_the_whole_tree():
 
 
 def test_guarded_operations_blocked_by_job_or_backing_link():
-    lines = [cmd("block-stream", device="D", base="B"), cmd("block_resize", device="C", size=0), cmd("block_resize", device="B", size=0), cmd("block_resize", device="drive0", size=0)]
+    """blockdev-snapshot-sync checks EXTERNAL_SNAPSHOT on the node it is given (docs/op-blockers.md §2.5)."""
+    snap = lambda node: cmd("blockdev-snapshot-sync", **{"node-name": node})  # noqa: E731
+    lines = [cmd("block-stream", device="D", base="B"), snap("C"), snap("B"), cmd("blockdev-snapshot-sync", device="drive0")]
     answers, _, _ = run(lines)
     assert answers[1]["error"]["desc"] == f"Node 'C' is busy: {BUSY_STREAM}"
-    # B is the job's base: no job blocker, but it backs C, so the backing blocker refuses the resize (§2.3).
+    # B is the job's base: no job blocker, but it backs C, so the backing blocker refuses the snapshot (§2.3).
     assert answers[2]["error"]["desc"] == "Node 'B' is busy: node is used as backing hd of 'C'"
     assert answers[3] == OK
 

@@ -8,13 +8,15 @@ node, which the blocker-walk check sees on that very edge.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from blockcheck.checker.result import Verdict
 from blockcheck.checker.search import explore
 from blockcheck.model.block_model import BlockModel
 from blockcheck.model.scenario import Scenario
-from blockcheck.model.variants import VARIANTS
+from blockcheck.model.variants import FINDINGS, FIX_VARIANTS, VARIANTS
 from blockcheck.properties.block import FAMILIES, block_properties
 from blockcheck.properties.mutants import holes, mutation_matrix
 
@@ -26,12 +28,45 @@ def check(scenario: Scenario):
     return model, explore(model, block_properties(model), stop_at_first=False, quiet=True)
 
 
-def test_every_property_holds_with_its_witness_on_the_design():
-    _, result = check(Scenario(chain_length=4))
+def test_every_property_holds_with_its_witness_under_the_fix():
+    _, result = check(Scenario(chain_length=4, variant="fix-change-checks-chain"))
     assert result.exit_code == 0
     assert {p.verdict for p in result.properties} == {Verdict.HOLDS}
     assert all(p.witness_reached for p in result.properties)
     assert {p.name.split(".")[0].split(":")[0] for p in result.properties} == set(FAMILIES)
+
+
+#: A small scenario with header rewrites: a chain of four, so that a stream can hold a node
+#: below its top whose header the user can re-point (8,456 states).
+WITH_CHANGE = Scenario(
+    chain_length=4,
+    chunks=1,
+    pauses_per_job=0,
+    commands=("block-stream", "block-job-cancel", "change-backing-file"),
+)
+
+
+def test_the_design_violates_exactly_its_known_findings():
+    """QEMU 2.8 checks CHANGE on the root only (docs/findings/).  Worked by hand on A <- B <- C:
+    stream B base A holds B and leaves the root C free, so change-backing-file of B through
+    drive0 is accepted: guarded-ops fails in state 2 (init + stream).  On A <- B <- C <- D,
+    stream C base B leaves D free and C's header can be re-pointed at A: isolation fails on
+    the rewrite itself (init + stream + rewrite: 3 states)."""
+    _, result = check(SMALL)
+    violated = {p.name: len(p.trace) for p in result.properties if p.verdict is Verdict.VIOLATED}
+    assert violated == {"isolation.guarded-ops": 2}
+    _, result = check(WITH_CHANGE)
+    violated = {p.name: len(p.trace) for p in result.properties if p.verdict is Verdict.VIOLATED}
+    assert violated == {"isolation.guarded-ops": 2, "isolation": 3}
+    assert set(violated) == set(FINDINGS)
+    trace = result.by_name("isolation").trace
+    assert [s.action[0] for s in trace.steps[1:]] == ["block-stream", "change-backing-file"]
+
+
+def test_the_fix_holds_with_header_rewrites_too():
+    _, result = check(replace(WITH_CHANGE, variant="fix-change-checks-chain"))
+    assert result.exit_code == 0
+    assert all(p.witness_reached for p in result.properties)
 
 
 @pytest.fixture(scope="module")
@@ -53,10 +88,11 @@ EXPECTED = {
 
 
 def test_each_variant_is_caught_by_the_families_that_guard_its_rule(matrix):
-    assert set(EXPECTED) | {"none"} == set(VARIANTS)
+    assert set(EXPECTED) | {"none"} | FIX_VARIANTS == set(VARIANTS)
     for variant, families in EXPECTED.items():
         assert families <= set(matrix[variant].caught), variant
-    assert matrix["none"].caught == {}
+    assert matrix["none"].violated == {"isolation.guarded-ops"}
+    assert matrix["fix-change-checks-chain"].violated == set()
     assert holes(list(matrix.values())) == []
 
 
@@ -81,6 +117,14 @@ def test_the_counterexample_replays_through_the_qmp_script_layer():
         answer, state = executor.execute(state, model.action_to_json(step.action))
         assert answer.ok
         assert state == step.state
+
+
+def test_a_new_violation_of_the_design_or_of_a_fix_is_reported(matrix):
+    rows = list(matrix.values())
+    broken = [replace(r, violated=r.violated | {"chain-integrity"}) if r.variant in ("none", "fix-change-checks-chain") else r for r in rows]
+    problems = holes(broken)
+    assert any("the rules as designed violate chain-integrity, which is not a known finding" in p for p in problems)
+    assert any("fix variant 'fix-change-checks-chain' still violates chain-integrity" in p for p in problems)
 
 
 def test_a_missing_family_or_an_uncaught_variant_is_reported(matrix):

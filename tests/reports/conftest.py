@@ -2,7 +2,8 @@
 
 ``cancel-skips-complete`` gives invariant, transition and stuttering
 liveness counterexamples, ``cancel-never-completes`` liveness lassos, and
-``none`` an all-pass run.  The worker example gives a lasso that is a real
+``none`` an all-pass run (the properties of the design's known findings
+are left out, see report_support).  The worker example gives a lasso that is a real
 cycle.  ``known`` expects two of cancel-skips-complete's violations (one
 safety, one liveness) and ``stale`` expects one that the design does not have.
 """
