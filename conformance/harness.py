@@ -48,9 +48,11 @@ expect that.
 Allocation.  :meth:`QemuChain.layer_alloc` reads one layer's image *file*
 alone (backing cut off) with ``qemu-img map/convert -U`` and returns what
 that layer holds itself, in the form of the ``alloc`` argument;
-:meth:`QemuChain.disk_backing` reads the backing string of its header.  Both
-are exact once :meth:`QemuChain.stop` has shut the daemon down cleanly
-(everything flushed and closed), best-effort before.
+:meth:`QemuChain.disk_backing` reads the backing string of its header, and
+:meth:`QemuChain.disk_view` what the file reads when opened by its name (the
+chain its headers name, as after a restart).  All are exact once
+:meth:`QemuChain.stop` has shut the daemon down cleanly (everything flushed
+and closed), best-effort before.
 
 QEMU 7.2 crashes (SIGSEGV) on ``query-named-block-nodes`` while a stream job
 is concluded but not dismissed; :meth:`QemuChain.nodes` refuses then, and
@@ -862,7 +864,41 @@ class QemuChain:
 
     def disk_backing(self, name: str) -> str | None:
         """The backing file string in the image header of layer ``name``
-        (``qemu-img info -U``; exact after :meth:`stop`)."""
+        (``qemu-img info -U``; exact after :meth:`stop`).
+
+        Also exact while the daemon runs for a header that
+        ``change-backing-file`` or a job's completion wrote: QEMU writes the
+        qcow2 header in place before it answers (FACTS §8), so a read here
+        shows the new string at once, whatever the live graph says."""
         info = json.loads(_run(["qemu-img", "info", "-U", "--output=json",
                                 self._layer_spec(name)]))
         return info.get("backing-filename")
+
+    def disk_view(self, name: str) -> tuple[int | str, ...]:
+        """Per cluster, what layer ``name``'s image file reads when it is
+        opened by its file name, as a restarted QEMU or ``qemu-img`` would
+        open it: the backing chain is the one the *headers* name, not the
+        daemon's live graph (the two differ once a header was rewritten,
+        FACTS §8).
+
+        Reads with ``qemu-img convert -U`` in the temporary directory, so
+        relative backing strings resolve as the harness created them.  Exact
+        after :meth:`stop`.  A header that names no openable file is a
+        :class:`HarnessError` carrying qemu-img's message."""
+        assert self.tmpdir
+        out_file = os.path.join(self.tmpdir, f"disk-{name}.raw")
+        try:
+            _run(["qemu-img", "convert", "-U", "-O", "raw", f"{name}.qcow2", out_file],
+                 cwd=self.tmpdir)
+            with open(out_file, "rb") as f:
+                data = f.read()
+        finally:
+            try:
+                os.unlink(out_file)
+            except OSError:
+                pass
+        return classify(data, self.clusters)
+
+    def disk_views(self, names: Iterable[str] | None = None) -> dict[str, tuple[int | str, ...]]:
+        """:meth:`disk_view` of every layer (default: all of ``names``)."""
+        return {n: self.disk_view(n) for n in (names if names is not None else self.names)}

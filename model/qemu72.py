@@ -177,6 +177,29 @@ class Qemu72Rules(SeedRules):
             return True
         return bool(state[BLOCKERS][self.names.index(label)])
 
+    def is_root(self, state: tuple, label: str) -> bool:
+        """``bdrv_is_root_node`` (block.c), as ``qmp_get_root_bs`` asks it:
+        true when every parent of the node is a BlockBackend.
+
+        A graph parent (a backing link, detached nodes' links included, or
+        the filter's ``file`` link) is not one.  Nor is a job that holds the
+        node: ``block_job_add_bdrv`` attaches a ``child_job`` parent to the
+        top, every intermediate and the filter, and keeps it until the job
+        is dismissed.  So a held node is never a root, even a top without an
+        overlay (stream E) or a node a finalized job cut out (FACTS §9).  In
+        7.2 a node is held exactly when it is blocked (the same call sets
+        both), so :meth:`blocked` answers for the job's parent."""
+        if self.blocked(state, label):
+            return False
+        return all(below != label for below in self.graph(state).values())
+
+    def filter_live(self, state: tuple, label: str) -> bool:
+        """Whether a job's filter is still in the graph (running, paused,
+        pending).  A concluded job keeps it, detached and childless, until
+        dismiss (FACTS §7, §9)."""
+        job = self.job_by_id(state, label[len("filter:") :])
+        return job is not None and job[J_STATUS] in FILTER_LIVE
+
     def display(self, label: str) -> str:
         """The name QEMU prints for a node: filters are automatically named."""
         return AUTO_FILTER if label.startswith("filter:") else label

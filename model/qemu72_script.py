@@ -12,8 +12,17 @@ gives it an automatic name (``#block123``), which the replay substitutes.
 :class:`Executor72` answers any such line from a model state.  Commands the
 profile does not model are answered with the ``ModelLimit`` class; replays
 skip those instead of pretending QEMU would refuse them.  Besides the
-commands that change the state, it answers the refusals of FACTS §3: every
-command QEMU 7.2 refuses because a stream job holds the node.
+commands that change the state, it answers the refusals of FACTS §3, §9
+and §10 (every command QEMU 7.2 refuses because a stream job holds the
+node, or because the node is not a root) and every refusal of
+``change-backing-file`` (FACTS §8).
+
+The model's nodes are the chain's and the live jobs' filters: a name
+outside them is answered as QEMU answers an unknown node, where the model
+answers for unknown names at all (block-stream, change-backing-file,
+block-commit's device).  QEMU has more nodes than that (each layer's
+protocol node, the harness's extra images), so a script that names those
+gets the unknown-node answer, not QEMU's.
 """
 
 from __future__ import annotations
@@ -70,6 +79,34 @@ def action_to_line(rules: Qemu72Rules, action: tuple) -> dict[str, Any]:
 
 def _not_modelled(what: str) -> A.Answer:
     return A.model_limit(f"{what} is not modelled in the qemu-7.2 profile")
+
+
+#: qmp_get_root_bs's refusal (FACTS §3, §9).
+NEED_ROOT = A.error("Need a root block node")
+#: The class QEMU gives block-commit's unknown device (FACTS §10).
+DEVICE_NOT_FOUND = "DeviceNotFound"
+#: Commands whose ``device`` goes through qmp_get_root_bs first and that the
+#: model answers only for that check (FACTS §3, §9, §10); block-commit and
+#: change-backing-file have their own methods.
+ROOT_CHECKED = frozenset({"blockdev-mirror", "drive-mirror", "blockdev-snapshot-internal-sync"})
+
+
+def _qapi_strings(args: Mapping[str, Any], names: tuple[str, ...]) -> A.Answer | None:
+    """QAPI's input visitor on a command whose arguments are all required
+    strings: each member in its order, missing or of the wrong type, then
+    any argument left over (FACTS §8).  With several left over QEMU names
+    one in its hash table's order, which the model does not know."""
+    for name in names:
+        if name not in args:
+            return A.missing_argument(name)
+        if not isinstance(args[name], str):
+            return A.error(f"Invalid parameter type for '{name}', expected: string")
+    extra = [key for key in args if key not in names]
+    if len(extra) == 1:
+        return A.error(f"Parameter '{extra[0]}' is unexpected")
+    if extra:
+        return A.model_limit("QEMU names one of several unexpected arguments, in an order the model does not know")
+    return None
 
 
 class Executor72:
@@ -186,54 +223,121 @@ class Executor72:
             return rules.finalize(state, top)
         return rules.dismiss(state, top)
 
-    # -- commands refused on a job's nodes (FACTS §3) -----------------------------------
+    # -- commands refused on a job's nodes (FACTS §3, §9, §10) ----------------------------
     def _guarded(self, state: tuple, name: str, args: dict[str, Any]) -> A.Answer:
-        """The refusals of FACTS §3's table; what QEMU would accept is not modelled."""
+        """The refusals of FACTS §3, §9 and §10 on the node a command names
+        (its ``device``, ``node-name`` or ``node``); what QEMU would accept
+        is not modelled.  Other roles (a backup's or mirror's target, a
+        snapshot's overlay) are not modelled either."""
+        if name == "change-backing-file":
+            return self._change_backing_file(state, args)
         rules = self.rules
         arg = {
             "blockdev-del": "node-name",
             "block_resize": "node-name",
             "blockdev-snapshot-sync": "node-name",
             "blockdev-snapshot": "node",
-            "change-backing-file": "device",
         }.get(name, "device")
         label = self.label(state, args.get(arg))
         if label is None:
+            if name == "block-commit" and isinstance(args.get(arg), str):
+                # qmp_block_commit: neither a root nor any node (FACTS §10)
+                return A.error(f"Device '{args[arg]}' not found", DEVICE_NOT_FOUND)
             return _not_modelled(f"{name} on a node that is not in the graph")
-        is_filter = label.startswith("filter:")
         blocked = rules.blocked(state, label)
-        has_parent = bool(self.parents(state, label))
         if name == "blockdev-del":
-            if is_filter:
-                return A.error(f"Node {rules.display(label)} is in use")
-            if blocked:
-                return A.busy(label, STREAM_BUSY)
-            parents = [p for p in self.parents(state, label) if p in rules.names]
-            in_chain = [p for p in parents if self.node(p) in (rules.root, *chain_below(state[BACKING], rules.root))]
-            if in_chain or parents:
-                # QEMU names the newest backing parent: the one in the chain (FACTS §1)
-                return A.busy(label, A.backing_blocker_reason((in_chain or parents)[0]))
-        elif name == "block_resize":
+            return self._del(state, label) or _not_modelled("blockdev-del of a node nothing holds")
+        if name == "block_resize":
             # the RESIZE op blocker: a job's, or a backing parent's (FACTS §3)
-            if blocked or has_parent:
+            if blocked or self.parents(state, label):
                 return A.error("Device '(null)' is in use")
-        elif name in ("blockdev-mirror", "blockdev-snapshot-internal-sync", "change-backing-file"):
-            if has_parent:
-                return A.error("Need a root block node")
-        elif name in ("blockdev-backup", "blockdev-snapshot-sync", "blockdev-snapshot"):
+        elif name in ROOT_CHECKED:
+            if not rules.is_root(state, label):
+                return NEED_ROOT
+        elif name in ("blockdev-backup", "drive-backup"):
+            # BACKUP_SOURCE: the backing blocker does not block it (§2.3)
             if blocked:
                 return A.busy(rules.display(label), STREAM_BUSY)
+        elif name in ("blockdev-snapshot-sync", "blockdev-snapshot"):
+            # EXTERNAL_SNAPSHOT: the job's blocker is the newer one (FACTS §3, §10)
+            if blocked:
+                return A.busy(rules.display(label), STREAM_BUSY)
+            refusal = self._backing_blocker(state, label)
+            if refusal:
+                return refusal
         elif name == "block-commit":
             return self._commit(state, label, args)
         return _not_modelled(f"{name} when no job holds the node")
 
-    def _commit(self, state: tuple, device: str, args: dict[str, Any]) -> A.Answer:
-        """block-commit's refusals (FACTS §3): a non-root device; then the
-        COMMIT_TARGET walk from top down to the base, then the overlay of top
-        (its backing string would change)."""
+    def _backing_blocker(self, state: tuple, label: str) -> A.Answer | None:
+        """The "used as backing hd" op blocker of a node with backing
+        parents.  QEMU names its newest backing parent, which is the one in
+        the active chain when a finalized job left a detached one (FACTS §1)."""
         rules = self.rules
-        if self.parents(state, device):
-            return A.error("Need a root block node")
+        parents = [p for p in self.parents(state, label) if p in rules.names]
+        if not parents:
+            return None
+        in_chain = [p for p in parents if self.node(p) in (rules.root, *chain_below(state[BACKING], rules.root))]
+        return A.busy(label, A.backing_blocker_reason((in_chain or parents)[0]))
+
+    def _del(self, state: tuple, label: str) -> A.Answer | None:
+        """qmp_blockdev_del: a node with a BlockBackend is "in use" (a live
+        filter carries its job's), then the DRIVE_DEL op blocker.  A
+        concluded job's filter has lost the BlockBackend but is still held
+        (FACTS §3, §9)."""
+        rules = self.rules
+        if label.startswith("filter:") and rules.filter_live(state, label):
+            return A.error(f"Node {rules.display(label)} is in use")
+        if rules.blocked(state, label):
+            return A.busy(rules.display(label), STREAM_BUSY)
+        return self._backing_blocker(state, label)
+
+    def _change_backing_file(self, state: tuple, args: dict[str, Any]) -> A.Answer:
+        """qmp_change_backing_file's refusals, in QEMU 7.2's order (FACTS §8):
+        QAPI's checks of the three arguments; ``device`` through
+        qmp_get_root_bs (unknown, then not a root: a job's node never is,
+        FACTS §9); ``image-node-name`` unknown; an image whose chain ends at
+        itself (bdrv_find_base); the CHANGE op blocker of ``device`` only,
+        which no job can have set on a root; the image outside device's
+        chain (bdrv_chain_contains, through filters); the filter's driver,
+        which cannot change a backing string.
+
+        What is left is accepted: QEMU rewrites the image's header and
+        nothing else.  The state has no headers yet, so that answer is
+        ModelLimit (not sent by a replay)."""
+        rules = self.rules
+        refusal = _qapi_strings(args, ("device", "image-node-name", "backing-file"))
+        if refusal:
+            return refusal
+        device, image = args["device"], args["image-node-name"]
+        root = self.label(state, device)
+        if root is None:
+            return A.error(f"Cannot find device='{device}' nor node-name='{device}'")
+        if not rules.is_root(state, root):
+            return NEED_ROOT
+        label = self.label(state, image)
+        if label is None:
+            return A.error(f"Cannot find device='' nor node-name='{image}'")
+        is_filter = label.startswith("filter:")
+        if is_filter and not rules.filter_live(state, label):
+            return A.model_limit("QEMU 7.2 aborts (SIGABRT in bdrv_do_skip_filters) when image-node-name "
+                                 "is a concluded job's filter (FACTS §8)")
+        if not is_filter and state[BACKING][self.node(label)] == NONE:
+            return A.error("not allowing backing file change on an image without a backing file")
+        if label not in rules.walk(state, root, None):
+            return A.error(f"'{device}' and image file are not in the same chain")
+        if is_filter:
+            return A.error(f"Could not change backing file to '{args['backing-file']}': Operation not supported")
+        return _not_modelled("change-backing-file's header rewrite")
+
+    def _commit(self, state: tuple, device: str, args: dict[str, Any]) -> A.Answer:
+        """block-commit's refusals (FACTS §3, §9): a device that is not a root
+        (qmp_get_root_bs; a job's node never is); then the COMMIT_TARGET walk
+        from top down to the base, then the overlay of top (its backing
+        string would change)."""
+        rules = self.rules
+        if not rules.is_root(state, device):
+            return NEED_ROOT
         top = self.label(state, args.get("top-node", device)) or device
         base = self.label(state, args.get("base-node")) if "base-node" in args else None
         refusal = rules.first_busy(state, rules.walk(state, top, base))

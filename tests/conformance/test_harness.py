@@ -284,3 +284,31 @@ def test_job_nodes_and_filter_of():
                                     "intermediate node": ["C"]}
         assert q.filter_of("s") == "sf"
         assert q.chain("E") == ["E", "sf", "D", "C", "B", "A"]
+
+
+@pytest.mark.qemu
+def test_disk_view_follows_the_headers():
+    """disk_view opens a layer by its file name, so it reads through the
+    chain the headers name: after a header-only rebase of C onto A
+    (``qemu-img rebase -u``) C and everything above it read A where they
+    read B before.  A header naming a missing file is a HarnessError with
+    qemu-img's message."""
+    with QemuChain(alloc=STEP_LAYOUT, clusters=8) as q:
+        live = q.views()
+        q.stop()
+        assert q.disk_views() == live
+
+        def rebase_c(backing: str) -> None:
+            subprocess.run(["qemu-img", "rebase", "-u", "-f", "qcow2", "-b", backing,
+                            "-F", "qcow2", "C.qcow2"], cwd=q.tmpdir, check=True,
+                           capture_output=True)
+
+        rebase_c("A.qcow2")
+        assert q.disk_backing("C") == "A.qcow2"
+        # B held chunks 0 and 3; C covers 3, so only chunk 0 falls through to A
+        assert q.disk_view("C") == (0xA0, *live["C"][1:])
+        assert q.disk_view("E") == (0xA0, *live["E"][1:])
+        assert q.disk_view("B") == live["B"]
+        rebase_c("gone.qcow2")
+        with pytest.raises(HarnessError, match="gone.qcow2"):
+            q.disk_view("E")

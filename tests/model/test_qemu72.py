@@ -172,3 +172,99 @@ def test_resume_wakes_the_job_for_one_more_chunk():
 def test_format_state_shows_the_filter(model):
     _, state = run(model, stream("D", "B"))
     assert model.format_state(state) == "E -> filter:stream-D -> D* -> C* -> B -> A | stream-D pending 2/2"
+
+
+def cbf(device, image, backing="x.qcow2") -> dict:
+    return {"execute": "change-backing-file",
+            "arguments": {"device": device, "image-node-name": image, "backing-file": backing}}
+
+
+NEED_ROOT = err("Need a root block node")
+MODEL_LIMIT = "ModelLimit"
+
+
+def test_change_backing_file_refusals_in_qemus_order(model):
+    """FACTS §8: QAPI, device (lookup, root), image (lookup, has a backing
+    file), same chain; the accepted rewrite is not modelled."""
+    answers, _ = run(
+        model,
+        {"execute": "change-backing-file", "arguments": {}},
+        {"execute": "change-backing-file", "arguments": {"device": "E", "backing-file": "x"}},
+        {"execute": "change-backing-file", "arguments": {"device": "E", "image-node-name": "C"}},
+        cbf(5, "C"),
+        cbf("E", None),
+        {"execute": "change-backing-file", "arguments": {**cbf("E", "C")["arguments"], "extra": 1}},
+        cbf("nope", "nope2"),
+        cbf("D", "nope"),
+        cbf("E", "nope"),
+        cbf("E", "A"),
+    )
+    assert answers == [
+        err("Parameter 'device' is missing"),
+        err("Parameter 'image-node-name' is missing"),
+        err("Parameter 'backing-file' is missing"),
+        err("Invalid parameter type for 'device', expected: string"),
+        err("Invalid parameter type for 'image-node-name', expected: string"),
+        err("Parameter 'extra' is unexpected"),
+        err("Cannot find device='nope' nor node-name='nope'"),
+        NEED_ROOT,
+        err("Cannot find device='' nor node-name='nope'"),
+        err("not allowing backing file change on an image without a backing file"),
+    ]
+    for line in (cbf("E", "C"), cbf("E", "E")):
+        assert run(model, line)[0][0]["error"]["class"] == MODEL_LIMIT
+    two_extra = {"execute": "change-backing-file", "arguments": {**cbf("E", "C")["arguments"], "a": 1, "b": 2}}
+    assert run(model, two_extra)[0][0]["error"]["class"] == MODEL_LIMIT
+
+
+def test_job_held_nodes_are_not_roots(model):
+    """FACTS §9: the top of a stream on the root has no graph parent but is
+    held; a finalized job's cut-out C and its detached filter stay held
+    until dismiss, and C is a root afterwards."""
+    _, state = run(model, stream("E", "C"))
+    assert model.rules.graph(state)["E"] == "D" and not model.rules.is_root(state, "E")
+    held_e = [cbf("E", "D"), cbf("E", "nope"),
+              {"execute": "block-commit", "arguments": {"device": "E", "base-node": "A", "job-id": "c"}},
+              {"execute": "blockdev-mirror", "arguments": {"device": "E", "target": "T", "sync": "full"}},
+              {"execute": "blockdev-snapshot-internal-sync", "arguments": {"device": "E", "name": "x"}}]
+    assert run(model, stream("E", "C"), *held_e)[0][1:] == [NEED_ROOT] * len(held_e)
+
+    finalized = [stream("D", "B"), verb("finalize", "D")]
+    on_c = [cbf("C", "C"), cbf("@filter:stream-D", "C"),
+            {"execute": "block-commit", "arguments": {"device": "C", "base-node": "A", "job-id": "c"}},
+            {"execute": "blockdev-mirror", "arguments": {"device": "@filter:stream-D", "target": "T"}},
+            {"execute": "drive-mirror", "arguments": {"device": "C", "target": "M.qcow2"}}]
+    answers, state = run(model, *finalized, *on_c, cbf("E", "C"),
+                         {"execute": "blockdev-del", "arguments": {"node-name": "@filter:stream-D"}})
+    assert answers[2:] == [NEED_ROOT] * len(on_c) + [
+        err("'E' and image file are not in the same chain"), err(f"Node '#blockN' is busy: {BUSY}")]
+    answers, state = run(model, *finalized, verb("dismiss", "D"), cbf("C", "nope"), cbf("C", "D"))
+    assert model.rules.is_root(state, "C")
+    assert answers[3:] == [err("Cannot find device='' nor node-name='nope'"),
+                           err("'C' and image file are not in the same chain")]
+
+
+def test_change_backing_file_on_a_filter(model):
+    """A live filter cannot take a backing string; a concluded job's filter
+    as image-node-name makes QEMU 7.2 abort, so the model does not answer."""
+    answers, _ = run(model, stream("D", "B"), cbf("E", "@filter:stream-D", "f.qcow2"))
+    assert answers[1] == err("Could not change backing file to 'f.qcow2': Operation not supported")
+    answers, _ = run(model, stream("D", "B"), verb("cancel", "D"), cbf("E", "@filter:stream-D"))
+    assert answers[2]["error"]["class"] == MODEL_LIMIT
+    assert "aborts" in answers[2]["error"]["desc"]
+
+
+def test_backing_blocker_of_the_base_for_snapshots_and_del(model):
+    """The base B is not held, but its backing parent blocks external
+    snapshots and deletion; a backup of it is accepted (FACTS §10)."""
+    answers, _ = run(model, stream("D", "B"),
+                     {"execute": "blockdev-snapshot", "arguments": {"node": "B", "overlay": "T"}},
+                     {"execute": "blockdev-snapshot-sync", "arguments": {"node-name": "B", "snapshot-file": "S.qcow2"}},
+                     {"execute": "blockdev-del", "arguments": {"node-name": "B"}},
+                     {"execute": "drive-backup", "arguments": {"device": "C", "target": "b.qcow2"}},
+                     {"execute": "block-commit", "arguments": {"device": "nope", "job-id": "c"}})
+    used = err("Node 'B' is busy: node is used as backing hd of 'C'")
+    assert answers[1:] == [used, used, used, err(f"Node 'C' is busy: {BUSY}"),
+                           err("Device 'nope' not found", "DeviceNotFound")]
+    backup_b = {"execute": "blockdev-backup", "arguments": {"device": "B", "target": "T"}}
+    assert run(model, stream("D", "B"), backup_b)[0][1]["error"]["class"] == MODEL_LIMIT
