@@ -836,16 +836,7 @@ class QemuChain:
         assert self.tmpdir
         spec = self._layer_spec(name)
         extents = json.loads(_run(["qemu-img", "map", "-U", "--output=json", spec]))
-        out_file = os.path.join(self.tmpdir, f"layer-{name}.raw")
-        try:
-            _run(["qemu-img", "convert", "-U", "-O", "raw", spec, out_file])
-            with open(out_file, "rb") as f:
-                data = f.read()
-        finally:
-            try:
-                os.unlink(out_file)
-            except OSError:
-                pass
+        data = self._as_raw(spec, f"layer-{name}.raw")
         pats = classify(data, self.clusters)
         out: dict[int, int | str] = {}
         for c in range(self.clusters):
@@ -885,19 +876,22 @@ class QemuChain:
         relative backing strings resolve as the harness created them.  Exact
         after :meth:`stop`.  A header that names no openable file is a
         :class:`HarnessError` carrying qemu-img's message."""
+        return classify(self._as_raw(f"{name}.qcow2", f"disk-{name}.raw"), self.clusters)
+
+    def _as_raw(self, spec: str, scratch: str) -> bytes:
+        """The bytes ``spec`` reads, through ``qemu-img convert -U`` into a
+        scratch file of the temporary directory (relative names resolve there)."""
         assert self.tmpdir
-        out_file = os.path.join(self.tmpdir, f"disk-{name}.raw")
+        out_file = os.path.join(self.tmpdir, scratch)
         try:
-            _run(["qemu-img", "convert", "-U", "-O", "raw", f"{name}.qcow2", out_file],
-                 cwd=self.tmpdir)
+            _run(["qemu-img", "convert", "-U", "-O", "raw", spec, out_file], cwd=self.tmpdir)
             with open(out_file, "rb") as f:
-                data = f.read()
+                return f.read()
         finally:
             try:
                 os.unlink(out_file)
             except OSError:
                 pass
-        return classify(data, self.clusters)
 
     def disk_views(self, names: Iterable[str] | None = None) -> dict[str, tuple[int | str, ...]]:
         """:meth:`disk_view` of every layer (default: all of ``names``)."""

@@ -25,6 +25,7 @@ import subprocess
 import pytest
 
 from blockcheck.conformance import CHUNK, QemuChain, expected_view
+from tests.conformance.test_qemu_facts import LAYOUT, N
 
 pytestmark = pytest.mark.qemu
 
@@ -39,16 +40,8 @@ NO_BACKING = {"error": {"class": "GenericError", "desc":
 HEADERS = {"A": None, "B": "A.qcow2", "C": "B.qcow2", "D": "C.qcow2", "E": "D.qcow2"}
 FULL_CHAIN = {"E": "D", "D": "C", "C": "B", "B": "A", "A": None}
 
-#: 8 chunks, as in test_qemu_facts: B's chunk 0 is read by C, D and E (B's
-#: chunk 3 is covered by C's).  The stream D <- base B copies C's 1, 3, 5, 7.
-N = 8
-LAYOUT = {
-    "A": {c: 0xA0 + c for c in range(N)},
-    "B": {0: 0xB0, 3: 0xB3},
-    "C": {1: 0xC1, 3: 0xC3, 5: 0xC5, 7: 0xC7},
-    "D": {2: 0xD2, 6: 0xD6},
-    "E": {7: 0xE7},
-}
+# test_qemu_facts's layout: B's chunk 0 is read by C, D and E (B's chunk 3
+# is covered by C's).  The stream D <- base B copies C's 1, 3, 5, 7.
 VIEWS = {n: expected_view("ABCDE"[: i + 1][::-1], LAYOUT, N) for i, n in enumerate("ABCDE")}
 
 #: For a stream that must keep running through many drains: C holds every
