@@ -36,6 +36,7 @@ from .state import (
     JOBS,
     JOBS_LEFT,
     NONE,
+    OTHER,
     WRITES_LEFT,
     chain_below,
 )
@@ -152,7 +153,9 @@ class Qemu72Model(CommandModel):
 
     def format_state(self, state: tuple) -> str:
         """The chain top first as QEMU's graph shows it, then the jobs:
-        ``E -> filter:stream-D -> D* -> C* -> B -> A | stream-D running 1/2``."""
+        ``E -> filter:stream-D -> D* -> C* -> B -> A | stream-D running 1/2``;
+        a node whose header names another file than its live link shows it,
+        as ``C*(disk: A.qcow2)``."""
         rules, below = self.rules, self.rules.graph(state)
         blockers = state[BLOCKERS]
         root = rules.names[rules.root]
@@ -161,6 +164,10 @@ class Qemu72Model(CommandModel):
         parts = []
         while node is not None:
             mark = "*" if not node.startswith("filter:") and blockers[rules.names.index(node)] else ""
+            if not node.startswith("filter:"):
+                index = rules.names.index(node)
+                if state[HEADERS][index] != state[BACKING][index]:
+                    mark += f"(disk: {_header_file(rules, state[HEADERS][index]) or 'none'})"
             parts.append(node + mark)
             node = below.get(node)
         jobs = [
@@ -190,4 +197,13 @@ class Qemu72Model(CommandModel):
                 for j in state[JOBS]
             ],
             "guest_writes_left": state[WRITES_LEFT],
+            "headers": {names[i]: _header_file(rules, h) for i, h in enumerate(state[HEADERS])},
+            "header_changes_left": state[CHANGES_LEFT],
         }
+
+
+def _header_file(rules: Qemu72Rules, header: int) -> str:
+    """The backing file a header names: an image file, ``""`` for none, or a marker."""
+    if header == OTHER:
+        return "(not a file of the chain)"
+    return rules.scenario.file_names[header] if header != NONE else ""

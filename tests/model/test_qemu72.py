@@ -285,6 +285,8 @@ def test_change_backing_file_rewrites_a_held_intermediates_header_not_its_link(m
     assert (state[BACKING], state[DATA], state[JOBS]) == (before[BACKING], before[DATA], before[JOBS])
     assert state[CHANGES_LEFT] == before[CHANGES_LEFT] - 1
     assert model.rules.graph(state) == model.rules.graph(before)
+    assert model.format_state(state) == "E -> filter:stream-D -> D* -> C*(disk: A.qcow2) -> B -> A | stream-D pending 2/2"
+    assert model.state_to_json(state)["headers"]["C"] == "A.qcow2"
 
 
 def test_finalize_overwrites_a_users_header_and_cancel_writes_none(model):
