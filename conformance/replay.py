@@ -26,15 +26,29 @@ the model's ``job-copy`` steps of that job until the two agree (listed as
 drains already took is *absorbed*.  Whatever the model cannot reach by its
 own steps is a disagreement.
 
+The on-disk headers are compared as well: each layer's backing string is
+read from its image (``QemuChain.disk_backing``, exact while the daemon
+runs for a header QEMU wrote, FACTS §8) and mapped to what it names: the
+chain node whose file it is, None for no backing string, ``(other)`` for
+any other string.  QEMU's strings are either plain file names (``B.qcow2``:
+the harness creates the images so, and change-backing-file writes what it
+is given) or, after a stream's finalize, the base's ``json:`` filename
+(FACTS §1), of which the ``file``'s ``filename`` is what names the node.
+The model's ``headers`` map the same way (OTHER is ``(other)``).  A read
+costs a qemu-img run per layer, so the headers are read after each line
+that may write one (a change-backing-file or block-job-finalize that
+either side accepted) and at the end.
+
 At the end the daemon is shut down (every image flushed and closed) and
 each layer's own clusters are read from its file and compared with the
 model's data; the guest view of every node, derived from QEMU's final
-graph and those clusters, is compared too.
+graph and those clusters, is compared too, and so are the headers.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -46,13 +60,43 @@ from blockcheck.model.commands import format_line
 from blockcheck.model.qemu72 import JobStatus, filter_label
 from blockcheck.model.qemu72_model import Qemu72Model
 from blockcheck.model.qemu72_script import FILTER_REF, Executor72
-from blockcheck.model.state import DATA, J_STATUS, J_TOP, JOBS, find_job
+from blockcheck.model.state import DATA, HEADERS, J_STATUS, J_TOP, JOBS, NONE, find_job
 
 from .harness import CHUNK, HarnessError, QemuChain, expected_view, normalise
 
 #: Job statuses a job leaves by itself within moments (§5.1); the replay
 #: waits them out before it compares.
 TRANSIENT = frozenset({"created", "waiting", "aborting", "undefined"})
+#: What a header names when it is no file of the chain (the model's OTHER).
+OTHER_FILE = "(other)"
+#: Commands after which the replay reads the headers back (those that write one).
+HEADER_WRITERS = frozenset({"change-backing-file", "block-job-finalize"})
+
+
+def header_names(backing_file: str | None, names: Sequence[str]) -> str | None:
+    """The chain node a header's backing string names (see the module doc):
+    None for no string, :data:`OTHER_FILE` for a string naming no chain file.
+
+    >>> header_names("B.qcow2", "ABC"), header_names(None, "ABC"), header_names("x.qcow2", "ABC")
+    ('B', None, '(other)')
+    >>> header_names('json:{"driver": "qcow2", "file": {"driver": "file", "filename": "/t/A.qcow2"}}', "AB")
+    'A'
+    """
+    if backing_file is None or backing_file == "":
+        return None
+    path = backing_file
+    if backing_file.startswith("json:"):
+        try:
+            spec = json.loads(backing_file[len("json:") :])
+        except ValueError:
+            return OTHER_FILE
+        file = spec.get("file")
+        path = file.get("filename") if isinstance(file, dict) else file
+        if not isinstance(path, str):
+            return OTHER_FILE
+    base = os.path.basename(path)
+    stem = base[: -len(".qcow2")] if base.endswith(".qcow2") else None
+    return stem if stem in names else OTHER_FILE
 
 
 @dataclass
@@ -72,6 +116,9 @@ class StepReport:
     qemu_jobs: dict[str, Any] = field(default_factory=dict)
     #: Model job-copy steps taken to follow QEMU's drains, by job ID.
     drain_steps: list[str] = field(default_factory=list)
+    #: What each layer's header names, both sides; empty when not read.
+    model_headers: dict[str, Any] = field(default_factory=dict)
+    qemu_headers: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -89,6 +136,8 @@ class ReplayReport:
     qemu_data: dict[str, Any] = field(default_factory=dict)
     model_views: dict[str, Any] = field(default_factory=dict)
     qemu_views: dict[str, Any] = field(default_factory=dict)
+    model_headers: dict[str, Any] = field(default_factory=dict)
+    qemu_headers: dict[str, Any] = field(default_factory=dict)
     final_problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -121,11 +170,16 @@ class ReplayReport:
             out.append(f"| answer | `{json.dumps(s.model_answer)}` | `{json.dumps(s.qemu_answer)}` |")
             out.append(f"| graph | `{json.dumps(s.model_graph, sort_keys=True)}` | `{json.dumps(s.qemu_graph, sort_keys=True)}` |")
             out.append(f"| jobs | `{json.dumps(s.model_jobs, sort_keys=True)}` | `{json.dumps(s.qemu_jobs, sort_keys=True)}` |")
-        out += ["", "## At the end", "", "| layer | model data | QEMU data | model view | QEMU view |", "|---|---|---|---|---|"]
+            if s.model_headers or s.qemu_headers:
+                out.append(f"| headers | `{json.dumps(s.model_headers, sort_keys=True)}` | `{json.dumps(s.qemu_headers, sort_keys=True)}` |")
+        out += ["", "## At the end", "",
+                "| layer | model data | QEMU data | model view | QEMU view | model header | QEMU header |",
+                "|---|---|---|---|---|---|---|"]
         for name in self.model_data:
             out.append(
                 f"| {name} | {self.model_data.get(name)} | {self.qemu_data.get(name)} | "
-                f"{self.model_views.get(name)} | {self.qemu_views.get(name)} |"
+                f"{self.model_views.get(name)} | {self.qemu_views.get(name)} | "
+                f"{self.model_headers.get(name)} | {self.qemu_headers.get(name)} |"
             )
         out += [f"- {p}" for p in self.final_problems]
         return "\n".join(out) + "\n"
@@ -204,6 +258,13 @@ class Replayer:
             qemu_jobs = self._quiesce(q)
             state = self._follow_drains(state, qemu_jobs, step)
             self._compare(q, state, qemu_jobs, step)
+            if line.get("execute") in HEADER_WRITERS and (
+                (step.model_answer and "return" in step.model_answer) or (step.qemu_answer and "return" in step.qemu_answer)
+            ):
+                step.model_headers = self._model_headers(state)
+                step.qemu_headers = self._qemu_headers(q)
+                if step.model_headers != step.qemu_headers:
+                    step.problems.append("the headers differ")
         except HarnessError as exc:
             step.problems.append(f"harness: {exc}")
         return step, state
@@ -275,6 +336,16 @@ class Replayer:
                 step.drain_steps.append(job_id)
         return state
 
+    def _model_headers(self, state: tuple) -> dict[str, Any]:
+        """What the model's ``headers`` name, per layer (see :func:`header_names`)."""
+        names = self.rules.names
+        return {n: (names[h] if h >= 0 else None if h == NONE else OTHER_FILE) for n, h in zip(names, state[HEADERS])}
+
+    def _qemu_headers(self, q: QemuChain) -> dict[str, Any]:
+        """What each layer's image header names, read from the file."""
+        names = self.rules.names
+        return {n: header_names(q.disk_backing(n), names) for n in names}
+
     def _model_jobs(self, state: tuple) -> dict[str, dict[str, Any]]:
         return {
             j["device"]: {"status": j["status"], "offset": j["offset"], "len": j["len"]}
@@ -325,6 +396,14 @@ class Replayer:
             report.qemu_views[name] = list(expected_view(_chain(graph, name, names), qemu_alloc, chunks))
         if report.model_views != report.qemu_views:
             report.final_problems.append("the guest views differ")
+        try:
+            report.qemu_headers = self._qemu_headers(q)
+        except HarnessError as exc:
+            report.final_problems.append(f"harness: {exc}")
+            return
+        report.model_headers = self._model_headers(state)
+        if report.model_headers != report.qemu_headers:
+            report.final_problems.append("the headers differ")
 
 
 def _chain(graph: Mapping[str, Any], node: str, names: Sequence[str]) -> list[str]:

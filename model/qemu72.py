@@ -43,7 +43,9 @@ from .state import (
     BACKING,
     BLOCKERS,
     CANCELLED,
+    CHANGES_LEFT,
     DATA,
+    HEADERS,
     J_BASE,
     J_CURSOR,
     J_FLAGS,
@@ -340,8 +342,12 @@ class Qemu72Rules(SeedRules):
         return self._verb(job, "complete") or A.cannot_complete(self.job_id(top)), state
 
     def finalize(self, state: tuple, top: int) -> Step:
-        """stream_prepare: drop the filter, point the top at the base (§2.5).
-        Only a job that copied everything is PENDING (a cancel aborts it)."""
+        """stream_prepare: drop the filter, point the top at the base, in its
+        header (bdrv_change_backing_file, the base's filename; no base: no
+        backing string) and live (§2.5, FACTS §1).  The header is written
+        whatever it said, so a user's change-backing-file of the top is lost
+        (FACTS §8).  Only a job that copied everything is PENDING (a cancel
+        aborts it, and writes no header)."""
         job, refusal = self._find(state, top)
         if refusal:
             return refusal, state
@@ -349,6 +355,7 @@ class Qemu72Rules(SeedRules):
         if refusal:
             return refusal, state
         state = put(state, BACKING, state[BACKING][:top] + (job[J_BASE],) + state[BACKING][top + 1 :])
+        state = put(state, HEADERS, state[HEADERS][:top] + (job[J_BASE],) + state[HEADERS][top + 1 :])
         return A.OK, self._with_job(state, job, self._set(job, J_STATUS, S.CONCLUDED))
 
     def dismiss(self, state: tuple, top: int) -> Step:
@@ -360,6 +367,31 @@ class Qemu72Rules(SeedRules):
         if refusal:
             return refusal, state
         return A.OK, self._with_job(self._unblock(state, job), job, None)
+
+    # -- change-backing-file (FACTS §8) ------------------------------------------------
+    def change_backing_file(self, state: tuple, image: int, target: int) -> Step:
+        """qmp_change_backing_file (blockdev.c), once QEMU 7.2's checks have
+        passed (the caller, :class:`.qemu72_script.Executor72`, makes them in
+        QEMU's order: device a root, image known, with a backing file, in the
+        device's chain, no filter): bdrv_change_backing_file writes ``image``'s
+        qcow2 header to name ``target`` (NONE for ``backing-file: ""``, OTHER
+        for a string naming no file of the chain) and nothing else: the live
+        link, the data and the jobs stay (FACTS §8).  The CHANGE op blocker is
+        checked on the root only, which no job sets (FACTS §9), so a job's
+        nodes are rewritten too.
+
+        A read-only image is reopened read-write and back, two drains that
+        wake a sleeping throttled job above it (FACTS §0, §8).  As for the
+        refused commands that drain (FACTS §3), the model does not take those
+        wake-ups here: each is one of the job's own ``job-copy`` steps, which
+        the model can take next, and the replay follows them so.
+
+        The scenario's bound on rewrites comes after every QEMU check."""
+        left = state[CHANGES_LEFT]
+        if left <= 0:
+            return A.model_limit(f"the scenario allows {self.scenario.header_changes} header change(s)"), state
+        headers = state[HEADERS][:image] + (target,) + state[HEADERS][image + 1 :]
+        return A.OK, put(put(state, HEADERS, headers), CHANGES_LEFT, left - 1)
 
     # -- query-block-jobs -------------------------------------------------------------
     def query_block_jobs(self, state: tuple) -> list[dict]:

@@ -3,7 +3,7 @@
 As in :mod:`.block_model`, the edges are the commands QEMU would accept in a
 state and that change it, plus the jobs' internal steps; refusals are
 stuttering steps whose answers the properties check in every state.
-The state is the seed's 6-tuple; a job record has a ninth field, the nodes
+The state is the seed's 8-tuple; a job record has a ninth field, the nodes
 the job holds (:data:`.qemu72.J_NODES`), and its status is a
 :class:`.qemu72.JobStatus`.
 """
@@ -19,13 +19,15 @@ from . import answers as A
 from .command_model import CommandModel
 from .commands import format_line
 from .qemu72 import JobStatus, Qemu72Rules, chain_nodes, nodes_of
-from .qemu72_script import action_to_line
+from .qemu72_script import Executor72, action_to_line
 from .scenario import Scenario, ScenarioError
 from .state import (
     BACKING,
     BLOCKERS,
     CANCELLED,
+    CHANGES_LEFT,
     DATA,
+    HEADERS,
     J_BASE,
     J_CURSOR,
     J_FLAGS,
@@ -34,6 +36,7 @@ from .state import (
     JOBS,
     JOBS_LEFT,
     NONE,
+    OTHER,
     WRITES_LEFT,
     chain_below,
 )
@@ -46,6 +49,7 @@ USER_ACTIONS = (
     "block-job-resume",
     "block-job-finalize",
     "block-job-dismiss",
+    "change-backing-file",
     "guest-write",
 )
 #: Verbs the user is assumed to send eventually when they are enabled:
@@ -66,6 +70,7 @@ class Qemu72Model(CommandModel):
         enabled = set(scenario.commands) | {"block-job-finalize", "block-job-dismiss", "guest-write"}
         self.action_names = tuple(a for a in USER_ACTIONS if a in enabled) + ("job-copy",)
         self._commands = frozenset(enabled)
+        self._executor = Executor72(self.rules)
 
     def apply(self, state: tuple, action: tuple) -> tuple[A.Answer, tuple]:
         """QEMU's answer to ``action`` and the state after it (refusals keep the state)."""
@@ -78,6 +83,9 @@ class Qemu72Model(CommandModel):
             return rules.guest_write(state, action[1])
         if name == "job-copy":
             return A.OK, rules.job_step(state, action)
+        if name == "change-backing-file":
+            # QEMU's checks (root, image, chain) are the executor's
+            return self._executor.execute(state, action_to_line(rules, action))
         verb = {
             "block-job-pause": rules.pause,
             "block-job-resume": rules.resume,
@@ -90,7 +98,9 @@ class Qemu72Model(CommandModel):
         """Every command the user could send now, accepted or not, then the job steps.
 
         Streams are offered from every node of the chain to every node below
-        it or to the chain's end; verbs to every job, whatever its status.
+        it or to the chain's end; verbs to every job, whatever its status;
+        header rewrites (when enabled) of every chain node with a backing
+        link, through the root.
         """
         commands, jobs = self._commands, state[JOBS]
         can_start = len(jobs) < self.scenario.max_jobs and state[JOBS_LEFT] > 0
@@ -105,6 +115,15 @@ class Qemu72Model(CommandModel):
             for verb in USER_ACTIONS[2:6]:
                 if verb in commands:
                     yield (verb, top)
+        if state[CHANGES_LEFT] and "change-backing-file" in commands:
+            # through the root, as in the seed's BlockModel: re-point a chain
+            # node's header at another node below it (the same string again
+            # would change only the budget)
+            backing = state[BACKING]
+            for image in chain_nodes(state, self.rules.root):
+                for target in chain_below(backing, image):
+                    if target != state[HEADERS][image]:
+                        yield ("change-backing-file", image, target)
         if state[WRITES_LEFT]:
             for chunk in range(self.scenario.chunks):
                 yield ("guest-write", chunk)
@@ -134,7 +153,9 @@ class Qemu72Model(CommandModel):
 
     def format_state(self, state: tuple) -> str:
         """The chain top first as QEMU's graph shows it, then the jobs:
-        ``E -> filter:stream-D -> D* -> C* -> B -> A | stream-D running 1/2``."""
+        ``E -> filter:stream-D -> D* -> C* -> B -> A | stream-D running 1/2``;
+        a node whose header names another file than its live link shows it,
+        as ``C*(disk: A.qcow2)``."""
         rules, below = self.rules, self.rules.graph(state)
         blockers = state[BLOCKERS]
         root = rules.names[rules.root]
@@ -143,6 +164,10 @@ class Qemu72Model(CommandModel):
         parts = []
         while node is not None:
             mark = "*" if not node.startswith("filter:") and blockers[rules.names.index(node)] else ""
+            if not node.startswith("filter:"):
+                index = rules.names.index(node)
+                if state[HEADERS][index] != state[BACKING][index]:
+                    mark += f"(disk: {_header_file(rules, state[HEADERS][index]) or 'none'})"
             parts.append(node + mark)
             node = below.get(node)
         jobs = [
@@ -172,4 +197,13 @@ class Qemu72Model(CommandModel):
                 for j in state[JOBS]
             ],
             "guest_writes_left": state[WRITES_LEFT],
+            "headers": {names[i]: _header_file(rules, h) for i, h in enumerate(state[HEADERS])},
+            "header_changes_left": state[CHANGES_LEFT],
         }
+
+
+def _header_file(rules: Qemu72Rules, header: int) -> str:
+    """The backing file a header names: an image file, ``""`` for none, or a marker."""
+    if header == OTHER:
+        return "(not a file of the chain)"
+    return rules.scenario.file_names[header] if header != NONE else ""

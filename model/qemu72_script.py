@@ -14,8 +14,8 @@ profile does not model are answered with the ``ModelLimit`` class; replays
 skip those instead of pretending QEMU would refuse them.  Besides the
 commands that change the state, it answers the refusals of FACTS §3, §9
 and §10 (every command QEMU 7.2 refuses because a stream job holds the
-node, or because the node is not a root) and every refusal of
-``change-backing-file`` (FACTS §8).
+node, or because the node is not a root) and ``change-backing-file``,
+every refusal and the accepted header rewrite (FACTS §8).
 
 The model's nodes are the chain's and the live jobs' filters: a name
 outside them is answered as QEMU answers an unknown node, where the model
@@ -33,7 +33,7 @@ from typing import Any
 
 from . import answers as A
 from .qemu72 import STREAM_BUSY, Qemu72Rules, filter_label
-from .state import BACKING, J_TOP, NONE, chain_below
+from .state import BACKING, J_TOP, NONE, OTHER, chain_below
 
 #: A reference to a job's filter in a script (the replay puts in QEMU's name).
 FILTER_REF = "@filter:"
@@ -74,7 +74,23 @@ def action_to_line(rules: Qemu72Rules, action: tuple) -> dict[str, Any]:
         return {"step": name, "device": rules.scenario.device, "chunk": action[1]}
     if name == "job-copy":
         return {"step": name, "job": rules.job_id(action[1])}
+    if name == "change-backing-file":
+        args = {
+            "device": rules.names[rules.root],
+            "image-node-name": rules.names[action[1]],
+            "backing-file": rules.scenario.file_names[action[2]] if action[2] >= 0 else "",
+        }
+        return {"execute": name, "arguments": args}
     raise ValueError(f"no script form for action {action!r}")
+
+
+def header_target(rules: Qemu72Rules, backing_file: str) -> int:
+    """The node a header's backing string names: one of the scenario's file
+    names (``X.qcow2``), NONE for ``""`` (no backing string), else OTHER."""
+    files = rules.scenario.file_names
+    if backing_file in files:
+        return files.index(backing_file)
+    return NONE if backing_file == "" else OTHER
 
 
 def _not_modelled(what: str) -> A.Answer:
@@ -144,6 +160,8 @@ class Executor72:
             return self._verb(state, name, args)
         if name == "query-block-jobs":
             return A.ok(self.rules.query_block_jobs(state)), state
+        if name == "change-backing-file":
+            return self._change_backing_file(state, args)
         return self._guarded(state, name, args), state
 
     def _step(self, state: tuple, line: Mapping[str, Any]) -> tuple[A.Answer, tuple]:
@@ -229,8 +247,6 @@ class Executor72:
         (its ``device``, ``node-name`` or ``node``); what QEMU would accept
         is not modelled.  Other roles (a backup's or mirror's target, a
         snapshot's overlay) are not modelled either."""
-        if name == "change-backing-file":
-            return self._change_backing_file(state, args)
         rules = self.rules
         arg = {
             "blockdev-del": "node-name",
@@ -292,43 +308,45 @@ class Executor72:
             return A.busy(rules.display(label), STREAM_BUSY)
         return self._backing_blocker(state, label)
 
-    def _change_backing_file(self, state: tuple, args: dict[str, Any]) -> A.Answer:
-        """qmp_change_backing_file's refusals, in QEMU 7.2's order (FACTS §8):
-        QAPI's checks of the three arguments; ``device`` through
-        qmp_get_root_bs (unknown, then not a root: a job's node never is,
-        FACTS §9); ``image-node-name`` unknown; an image whose chain ends at
-        itself (bdrv_find_base); the CHANGE op blocker of ``device`` only,
-        which no job can have set on a root; the image outside device's
-        chain (bdrv_chain_contains, through filters); the filter's driver,
-        which cannot change a backing string.
+    def _change_backing_file(self, state: tuple, args: dict[str, Any]) -> tuple[A.Answer, tuple]:
+        """qmp_change_backing_file in QEMU 7.2's order (FACTS §8): QAPI's
+        checks of the three arguments; ``device`` through qmp_get_root_bs
+        (unknown, then not a root: a job's node never is, FACTS §9);
+        ``image-node-name`` unknown; an image whose chain ends at itself
+        (bdrv_find_base); the CHANGE op blocker of ``device`` only, which no
+        job can have set on a root; the image outside device's chain
+        (bdrv_chain_contains, through filters); the filter's driver, which
+        cannot change a backing string.
 
-        What is left is accepted: QEMU rewrites the image's header and
-        nothing else.  The state has no headers yet, so that answer is
-        ModelLimit (not sent by a replay)."""
+        What is left is accepted: :meth:`.Qemu72Rules.change_backing_file`
+        rewrites the image's header and nothing else.  ``backing-file`` names
+        a node when it is one of the scenario's file names (``X.qcow2``);
+        ``""`` removes the backing string (NONE); any other string is OTHER.
+        """
         rules = self.rules
         refusal = _qapi_strings(args, ("device", "image-node-name", "backing-file"))
         if refusal:
-            return refusal
+            return refusal, state
         device, image = args["device"], args["image-node-name"]
         root = self.label(state, device)
         if root is None:
-            return A.error(f"Cannot find device='{device}' nor node-name='{device}'")
+            return A.error(f"Cannot find device='{device}' nor node-name='{device}'"), state
         if not rules.is_root(state, root):
-            return NEED_ROOT
+            return NEED_ROOT, state
         label = self.label(state, image)
         if label is None:
-            return A.error(f"Cannot find device='' nor node-name='{image}'")
+            return A.error(f"Cannot find device='' nor node-name='{image}'"), state
         is_filter = label.startswith("filter:")
         if is_filter and not rules.filter_live(state, label):
             return A.model_limit("QEMU 7.2 aborts (SIGABRT in bdrv_do_skip_filters) when image-node-name "
-                                 "is a concluded job's filter (FACTS §8)")
+                                 "is a concluded job's filter (FACTS §8)"), state
         if not is_filter and state[BACKING][self.node(label)] == NONE:
-            return A.error("not allowing backing file change on an image without a backing file")
+            return A.error("not allowing backing file change on an image without a backing file"), state
         if label not in rules.walk(state, root, None):
-            return A.error(f"'{device}' and image file are not in the same chain")
+            return A.error(f"'{device}' and image file are not in the same chain"), state
         if is_filter:
-            return A.error(f"Could not change backing file to '{args['backing-file']}': Operation not supported")
-        return _not_modelled("change-backing-file's header rewrite")
+            return A.error(f"Could not change backing file to '{args['backing-file']}': Operation not supported"), state
+        return rules.change_backing_file(state, self.node(label), header_target(rules, args["backing-file"]))
 
     def _commit(self, state: tuple, device: str, args: dict[str, Any]) -> A.Answer:
         """block-commit's refusals (FACTS §3, §9): a device that is not a root

@@ -142,6 +142,11 @@ class QemuBlockPlugin:
         conform.add_argument("--steps", type=_count, default=12, help="script lines per walk (default: %(default)s)")
         conform.add_argument("--out", type=Path, help="folder for a report per disagreeing trace")
         conform.add_argument("--no-counterexamples", action="store_true", help="replay the random walks only")
+        conform.add_argument(
+            "--commands",
+            help=f"comma-separated commands the walks draw from (default: {','.join(DEFAULT_COMMANDS)}; "
+            "add change-backing-file to replay header rewrites and their finding)",
+        )
         conform.set_defaults(handler=run_conform_command)
 
 
@@ -193,7 +198,14 @@ def run_conform_command(args: argparse.Namespace, plugin: QemuBlockPlugin) -> in
     missing = missing_binaries()
     if missing:
         raise UsageError(f"conform needs {', '.join(missing)}; install them: {INSTALL_HINT}")
-    return run_conform(args.traces, args.seed, args.out, steps=args.steps, with_counterexamples=not args.no_counterexamples)
+    commands = tuple(c.strip() for c in args.commands.split(",") if c.strip()) if args.commands else DEFAULT_COMMANDS
+    try:
+        scenario = Scenario(profile="qemu-7.2", commands=commands)
+        Qemu72Model(scenario)
+    except ScenarioError as exc:
+        raise UsageError(str(exc)) from None
+    return run_conform(args.traces, args.seed, args.out, steps=args.steps, scenario=scenario,
+                       with_counterexamples=not args.no_counterexamples)
 
 
 def run_prove_command(args: argparse.Namespace, plugin: QemuBlockPlugin) -> int:

@@ -28,6 +28,7 @@ from blockcheck.model.state import (
     BACKING,
     BLOCKERS,
     CANCELLED,
+    CHANGES_LEFT,
     J_BASE,
     J_CURSOR,
     J_FLAGS,
@@ -41,6 +42,7 @@ from blockcheck.model.state import (
     find_job,
     has_cycle,
     in_chain,
+    put,
 )
 
 from .block import cancelled_on, guest_views_unchanged, job_on, negate, touched
@@ -64,8 +66,9 @@ def held(job: tuple) -> set[int]:
 
 
 def _own(action: tuple, job: tuple) -> bool:
-    """An action of the job itself: its internal step, or a verb addressed to it."""
-    return action[0] != "block-stream" and action[0] != "guest-write" and action[1] == job[J_TOP]
+    """An action of the job itself: its internal step, or a verb addressed to it
+    (a change-backing-file names its image, not a job)."""
+    return action[0] not in ("block-stream", "guest-write", "change-backing-file") and action[1] == job[J_TOP]
 
 
 def qemu72_properties(model: Qemu72Model) -> list[Property]:
@@ -93,12 +96,26 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
         job = find_job(after[JOBS], action[1])
         return set(nodes_of(job)) == set(between(before[BACKING], action[1], action[2]))
 
+    # change-backing-file of a held node, sent through the root, when the
+    # scenario lets the user send it; asked with the rewrite budget refilled,
+    # so the scenario's bound does not stand in for a refusal
+    header_lines = (
+        [lambda node: {"execute": "change-backing-file",
+                       "arguments": {"device": names[root], "image-node-name": names[node], "backing-file": "x.qcow2"}}]
+        if "change-backing-file" in scenario.commands
+        else []
+    )
+
     def refused_on_held_nodes(state: tuple) -> bool:
+        budget = put(state, CHANGES_LEFT, 1)
         for job in state[JOBS]:
             for node in held(job):
                 for command, arg in REFUSED_ON_JOB_NODES:
                     line = {"execute": command, "arguments": {arg: names[node]}}
                     if executor.execute(state, line)[0].ok:
+                        return False
+                for make in header_lines:
+                    if executor.execute(budget, make(node))[0].ok:
                         return False
         return True
 
@@ -200,7 +217,7 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
     props = [
         transition(
             "isolation",
-            "while a job exists (until dismissed), no other action changes a node it holds (backing link, contents, new job); the guest may write through its device",
+            "while a job exists (until dismissed), no other action changes a node it holds (backing link, on-disk header, contents, new job); the guest may write through its device",
             isolation,
             witness=concluded_job_holds_detached_node,
             group="isolation",
@@ -214,7 +231,7 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
         ),
         always(
             "isolation.guarded-ops",
-            "on every node a job holds, until it is dismissed, blockdev-del, block_resize, blockdev-backup and blockdev-snapshot(-sync) are refused",
+            "on every node a job holds, until it is dismissed, blockdev-del, block_resize, blockdev-backup and blockdev-snapshot(-sync) are refused, and so is change-backing-file of that node's header sent through the root (when the scenario sends it)",
             refused_on_held_nodes,
             witness=concluded_job_holds_detached_node,
             group="isolation",

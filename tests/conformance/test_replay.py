@@ -19,10 +19,11 @@ import random
 from typing import Any
 
 import pytest
-from blockcheck.conformance.cli import random_walk, run_conform
-from blockcheck.conformance.replay import ReplayReport, replay
+from blockcheck.conformance.cli import counterexamples, random_walk, run_conform
+from blockcheck.conformance.replay import ReplayReport, Replayer, replay
 from blockcheck.model.qemu72_model import Qemu72Model
-from blockcheck.model.scenario import Scenario
+from blockcheck.model.qemu72_script import Executor72
+from blockcheck.model.scenario import DEFAULT_COMMANDS, Scenario
 
 pytestmark = pytest.mark.qemu
 
@@ -209,7 +210,7 @@ BY_END = {
                  [(cbf("C", "nope"), err("Cannot find device='' nor node-name='nope'")),
                   (cbf("C", "D"), err("'C' and image file are not in the same chain")),
                   (cbf("C", "A"), NO_BACKING)]),
-    "cancel": ([(cbf("E", "C"), None)],  # accepted: the header rewrite is not modelled
+    "cancel": ([(cbf("E", "C"), {"return": {}})],  # accepted: C's header now names no chain file
                [(cbf("C", "nope"), NEED_ROOT),
                 ({"execute": "blockdev-mirror", "arguments": {"device": "C", "target": "T", "sync": "full", "job-id": "m"}}, NEED_ROOT)]),
 }
@@ -297,3 +298,70 @@ def test_run_conform_reports_agreement(tmp_path, capsys):
     assert run_conform(3, 7, tmp_path, with_counterexamples=True) == 0
     assert "3/3 traces agree" in capsys.readouterr().out
     assert not list(tmp_path.iterdir())
+
+
+# -- change-backing-file accepted (FACTS §8): the header changes, the link does not ------------
+CBF_MODEL = Qemu72Model(Scenario(profile="qemu-7.2", chunks=4, header_changes=2))
+OK = {"return": {}}
+
+
+def test_change_backing_file_of_held_nodes_then_finalize_overwrites_the_tops_header():
+    """stream-D <- base A holds C and D.  C's header is pointed at A: QEMU
+    accepts, the read-only C is reopened twice, and both drains wake the
+    job, which copies C's chunk then ends; D's (read-write) at B: no drain.
+    The live graph never changes; finalize writes A's json: filename into
+    D's header over the user's B."""
+    r = replay(CBF_MODEL, [stream("D", "A"), cbf("E", "C", "A.qcow2"), cbf("E", "D", "B.qcow2"),
+                           verb("finalize", "D"), verb("dismiss", "D")])
+    assert r.agrees, r.to_markdown()
+    start, on_c, on_d, finalize = r.steps[:4]
+    assert on_c.qemu_answer == OK and on_c.drain_steps == ["stream-D", "stream-D"]
+    assert on_c.qemu_headers["C"] == "A" and on_c.qemu_graph == start.qemu_graph and on_c.qemu_graph["C"] == "B"
+    assert on_d.qemu_answer == OK and not on_d.drain_steps
+    assert on_d.qemu_headers["D"] == "B" and on_d.qemu_graph == on_c.qemu_graph
+    assert finalize.qemu_headers["D"] == "A" and finalize.qemu_graph["D"] == "A"
+    assert r.qemu_headers == {"A": None, "B": "A", "C": "A", "D": "A", "E": "D"}
+
+
+def test_change_backing_file_to_nothing_and_a_cancel_writes_no_header():
+    r = replay(CBF_MODEL, [cbf("E", "C", ""), stream("D", "B"), cbf("E", "D", "A.qcow2"),
+                           verb("cancel", "D"), verb("dismiss", "D")])
+    assert r.agrees, r.to_markdown()
+    assert r.steps[0].qemu_answer == OK and r.steps[0].qemu_headers["C"] is None
+    assert r.steps[-1].qemu_graph == FULL
+    assert r.qemu_headers == {"A": None, "B": "A", "C": None, "D": "A", "E": "D"}
+
+
+CBF_SCENARIO = Scenario(profile="qemu-7.2", commands=(*DEFAULT_COMMANDS, "change-backing-file"))
+
+
+def test_conform_replays_the_change_backing_file_finding():
+    """The model's shortest counterexample of isolation, with change-backing-file
+    enabled, on qsd: QEMU accepts the rewrite of the held node's header, the
+    header read back names the new file, the live graph stays, and the
+    model and QEMU agree at every step."""
+    model = Qemu72Model(CBF_SCENARIO)
+    found = dict(counterexamples(model))
+    assert set(found) == {"isolation", "isolation.guarded-ops"}
+    lines = found["isolation"]
+    rewrite = lines[-1]
+    assert [line.get("execute") for line in lines] == ["block-stream", "change-backing-file"]
+    report = Replayer(model).run(lines)
+    assert report.agrees, report.to_markdown()
+    step = report.steps[-1]
+    image, target = rewrite["arguments"]["image-node-name"], rewrite["arguments"]["backing-file"]
+    _, started = Executor72(model.rules).execute(model.init_states()[0], lines[0])
+    assert model.rules.blocked(started, image)  # the job holds the image
+    assert step.outcome == "compared" and step.qemu_answer == OK == step.model_answer
+    assert step.qemu_headers[image] == target.removesuffix(".qcow2") == step.model_headers[image]
+    assert step.qemu_graph == report.steps[0].qemu_graph == step.model_graph
+    assert report.qemu_headers[image] == target.removesuffix(".qcow2")
+
+
+def test_run_conform_walks_with_change_backing_file(tmp_path, capsys):
+    """Walks draw change-backing-file too; the counterexamples (the finding) replay."""
+    scenario = Scenario(profile="qemu-7.2", chain_length=4, commands=(*DEFAULT_COMMANDS, "change-backing-file"))
+    walks = [random_walk(Qemu72Model(scenario), random.Random(f"7:{i}"), 8) for i in range(2)]
+    assert any(line.get("execute") == "change-backing-file" for walk in walks for line in walk)
+    assert run_conform(2, 7, tmp_path, steps=8, scenario=scenario) == 0
+    assert "4/4 traces agree" in capsys.readouterr().out

@@ -14,7 +14,7 @@ from blockcheck.model.qemu72 import JobStatus
 from blockcheck.model.qemu72_model import Qemu72Model
 from blockcheck.model.qemu72_script import Executor72
 from blockcheck.model.scenario import Scenario, ScenarioError
-from blockcheck.model.state import BACKING, BLOCKERS, DATA, JOBS
+from blockcheck.model.state import BACKING, BLOCKERS, CHANGES_LEFT, DATA, HEADERS, JOBS, NONE, OTHER
 from blockcheck.properties.block import FAMILIES
 from blockcheck.properties.qemu72 import qemu72_properties
 
@@ -185,7 +185,7 @@ MODEL_LIMIT = "ModelLimit"
 
 def test_change_backing_file_refusals_in_qemus_order(model):
     """FACTS §8: QAPI, device (lookup, root), image (lookup, has a backing
-    file), same chain; the accepted rewrite is not modelled."""
+    file), same chain; the accepted rewrite is modelled (below)."""
     answers, _ = run(
         model,
         {"execute": "change-backing-file", "arguments": {}},
@@ -212,7 +212,7 @@ def test_change_backing_file_refusals_in_qemus_order(model):
         err("not allowing backing file change on an image without a backing file"),
     ]
     for line in (cbf("E", "C"), cbf("E", "E")):
-        assert run(model, line)[0][0]["error"]["class"] == MODEL_LIMIT
+        assert run(model, line)[0][0] == OK
     two_extra = {"execute": "change-backing-file", "arguments": {**cbf("E", "C")["arguments"], "a": 1, "b": 2}}
     assert run(model, two_extra)[0][0]["error"]["class"] == MODEL_LIMIT
 
@@ -268,3 +268,74 @@ def test_backing_blocker_of_the_base_for_snapshots_and_del(model):
                            err("Device 'nope' not found", "DeviceNotFound")]
     backup_b = {"execute": "blockdev-backup", "arguments": {"device": "B", "target": "T"}}
     assert run(model, stream("D", "B"), backup_b)[0][1]["error"]["class"] == MODEL_LIMIT
+
+
+# -- change-backing-file accepted (FACTS §8) ------------------------------------------
+CBF_COMMANDS = ("block-stream", "block-job-cancel", "block-job-pause", "block-job-resume", "change-backing-file")
+
+
+def test_change_backing_file_rewrites_a_held_intermediates_header_not_its_link(model):
+    """FACTS §8: while stream-D <- base B holds C, device E image C is
+    accepted; C's header names A, C's live link stays B, data and jobs stay."""
+    answers, before = run(model, stream("D", "B"))
+    answers, state = run(model, stream("D", "B"), cbf("E", "C", "A.qcow2"))
+    assert answers[1] == OK
+    assert state[HEADERS][C] == A and state[BACKING][C] == B
+    assert state[HEADERS][:C] + state[HEADERS][C + 1 :] == before[HEADERS][:C] + before[HEADERS][C + 1 :]
+    assert (state[BACKING], state[DATA], state[JOBS]) == (before[BACKING], before[DATA], before[JOBS])
+    assert state[CHANGES_LEFT] == before[CHANGES_LEFT] - 1
+    assert model.rules.graph(state) == model.rules.graph(before)
+    assert model.format_state(state) == "E -> filter:stream-D -> D* -> C*(disk: A.qcow2) -> B -> A | stream-D pending 2/2"
+    assert model.state_to_json(state)["headers"]["C"] == "A.qcow2"
+
+
+def test_finalize_overwrites_a_users_header_and_cancel_writes_none(model):
+    """FACTS §8 "What a user can lose": finalize writes the base into the
+    top's header, over the user's string; a cancel writes no header."""
+    _, state = run(model, stream("D", "B"), cbf("E", "D", "A.qcow2"), verb("finalize", "D"))
+    assert state[HEADERS][D] == B and state[BACKING][D] == B
+    _, state = run(model, stream("D", "B"), cbf("E", "D", "A.qcow2"), verb("cancel", "D"), verb("dismiss", "D"))
+    assert state[HEADERS][D] == A and state[BACKING][D] == C
+    _, state = run(model, stream("D", "B"), verb("cancel", "D"))
+    assert state[HEADERS] == model.init_states()[0][HEADERS]
+    _, state = run(model, stream("D"), verb("finalize", "D"))  # no base: no backing string
+    assert state[HEADERS][D] == NONE
+
+
+def test_change_backing_file_targets_and_the_bound():
+    """``""`` removes the string, another string names no chain file; the
+    scenario's bound answers ModelLimit only after QEMU's checks."""
+    m = make_model(Scenario(profile="qemu-7.2", header_changes=2))
+    _, state = run(m, cbf("E", "C", ""), cbf("E", "D", "elsewhere.qcow2"))
+    assert state[HEADERS][C] == NONE and state[HEADERS][D] == OTHER and state[CHANGES_LEFT] == 0
+    answers, _ = run(m, cbf("E", "C", ""), cbf("E", "D", "B.qcow2"), cbf("E", "A"), cbf("E", "B"))
+    assert answers[2] == err("not allowing backing file change on an image without a backing file")
+    assert answers[3]["error"]["class"] == MODEL_LIMIT and "2 header change(s)" in answers[3]["error"]["desc"]
+
+
+def test_change_backing_file_is_a_graph_command_when_enabled():
+    """Candidates through the root: every chain node and every node below it
+    but the one its header names already (B's names A)."""
+    m = make_model(Scenario(profile="qemu-7.2", chain_length=3, commands=CBF_COMMANDS))
+    state = m.init_states()[0]
+    assert [a for a in m.candidates(state) if a[0] == "change-backing-file"] == [
+        ("change-backing-file", 2, 0)]
+    assert m.action_to_json(("change-backing-file", 2, 0)) == cbf("C", "C", "A.qcow2")
+    assert m.next_state(state, ("change-backing-file", 2, 0))[HEADERS] == (NONE, A, A)
+    assert not [a for a in model_default_candidates() if a[0] == "change-backing-file"]
+
+
+def model_default_candidates() -> list[tuple]:
+    m = make_model(Scenario(profile="qemu-7.2"))
+    return list(m.candidates(m.init_states()[0]))
+
+
+def test_change_backing_file_finding_isolation_and_guarded_ops():
+    """With change-backing-file enabled, the faithful 7.2 rules violate
+    isolation (a held node's header rewritten) and isolation.guarded-ops, and
+    nothing else."""
+    m = make_model(Scenario(profile="qemu-7.2", chain_length=4, commands=CBF_COMMANDS))
+    result = explore(m, qemu72_properties(m), stop_at_first=False, quiet=True)
+    assert {p.name for p in result.violations} == {"isolation", "isolation.guarded-ops"}
+    iso = next(p for p in result.violations if p.name == "isolation")
+    assert [s.action[0] for s in iso.trace.steps[1:]] == ["block-stream", "change-backing-file"]
