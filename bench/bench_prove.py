@@ -4,7 +4,7 @@
 
 Prints the median over the runs of (1) every data and all-lengths proof of
 run_prove and (2) BMC of every safety property of the default scenario to
-the depth of the longest BFS counterexample (properties.proofs.BMC_DEPTH).
+the depth of the longest BFS counterexample (proofs.proofs.BMC_DEPTH).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import statistics
 import time
 
 from blockcheck.model.scenario import Scenario
-from blockcheck.properties.proofs import BMC_DEPTH, bmc_rows, proof_rows
+from blockcheck.proofs.proofs import BMC_DEPTH, bmc_rows, proof_rows
 
 
 def main() -> None:

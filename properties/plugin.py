@@ -6,7 +6,8 @@ and only this room may import both.
 Registered in pyproject.toml under the ``blockcheck.models`` entry-point
 group as ``qemu-block``.  Besides ``check`` it adds ``replay`` (run a QMP
 script against the model), ``mutants`` (the matrix of fault variants against
-property families) and ``conform`` (the qemu-7.2 model against real QEMU).
+property families), ``prove`` (the z3 proofs of proofs/) and ``conform``
+(the qemu-7.2 model against real QEMU).
 """
 
 from __future__ import annotations
@@ -209,7 +210,7 @@ def run_conform_command(args: argparse.Namespace, plugin: QemuBlockPlugin) -> in
 
 
 def run_prove_command(args: argparse.Namespace, plugin: QemuBlockPlugin) -> int:
-    from .proofs import run_prove
+    from blockcheck.proofs.proofs import run_prove
 
     scenario = scenario_from_args(args)
     if scenario.profile != "seed":

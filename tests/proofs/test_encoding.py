@@ -17,7 +17,7 @@ import z3
 from blockcheck.checker.search import explore
 from blockcheck.model.block_model import BlockModel
 from blockcheck.model.scenario import Scenario
-from blockcheck.properties.encoding import BlockEncoding, equal
+from blockcheck.proofs.encoding import BlockEncoding, equal
 
 
 def _states(scenario: Scenario) -> list[tuple]:

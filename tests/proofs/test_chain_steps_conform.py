@@ -24,7 +24,7 @@ from blockcheck.model.scenario import Scenario
 from blockcheck.model.seed import blocker_bit
 from blockcheck.model.state import BACKING, BLOCKERS, CANCELLED, J_BASE, J_FLAGS, J_OWNER, J_STATUS, JOBS, Kind, Status, in_chain
 from blockcheck.model.variants import VARIANTS
-from blockcheck.properties import chain_proofs as cp
+from blockcheck.proofs import chain_proofs as cp
 
 Image = tuple[tuple[str, tuple, object], ...]
 

@@ -9,8 +9,8 @@ import z3
 from blockcheck.checker.smt import Status
 from blockcheck.model.scenario import Scenario
 from blockcheck.model.variants import VARIANTS
-from blockcheck.properties import chain_proofs, data_proofs
-from blockcheck.properties.encoding import BlockEncoding
+from blockcheck.proofs import chain_proofs, data_proofs
+from blockcheck.proofs.encoding import BlockEncoding
 
 
 def _data(variant: str) -> dict[str, Status]:

@@ -17,7 +17,7 @@ import pytest
 
 SCRIPT = """
 import json, sys
-from blockcheck.properties.proofs import proof_rows
+from blockcheck.proofs.proofs import proof_rows
 rows = {v: [[r.claim, r.status.value, r.detail] for r, _ in proof_rows(v)] for v in sys.argv[1:]}
 print(json.dumps(rows))
 """

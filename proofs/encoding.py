@@ -11,7 +11,7 @@ guard and its effect as terms over the pre-state.  The relation is
 
 The last conjunct drops accepted no-ops, which the explicit model does not
 count as edges either.  The rules here are written again from seed.py's
-text, not derived from its code: tests/properties/test_encoding.py checks
+text, not derived from its code: tests/proofs/test_encoding.py checks
 that the two agree on every reachable state, so neither can drift.
 
 Only the default command set is encoded (stream, cancel, pause, resume and

@@ -25,7 +25,7 @@ inside, which is what makes the small-chain checks exact.
 The rules a claim is about (which jobs query-block-jobs lists, when
 stream_complete is scheduled) are functions here, used by the claims (and
 the second by the stream_complete step), so a variant changes the rule and
-the claim finds out; tests/properties/test_chain_steps_conform.py checks
+the claim finds out; tests/proofs/test_chain_steps_conform.py checks
 both against the explicit model, and the steps edge by edge.
 """
 

@@ -27,7 +27,7 @@ from .safety_smt import safety_properties
 
 #: Steps of the longest BFS counterexample of the default scenario, over every variant
 #: (isolation.guarded-ops under no-intermediate-block, and no-leaked-blockers under
-#: top-only-check and early-unblock: 6 states).  tests/properties/test_proofs.py recomputes it.
+#: top-only-check and early-unblock: 6 states).  tests/proofs/test_proofs.py recomputes it.
 BMC_DEPTH = 5
 
 #: Claims each BMC row is named after that are invariants (exit 12) rather than edges (exit 13).

@@ -20,12 +20,12 @@ from blockcheck.model.block_model import BlockModel
 from blockcheck.model.scenario import Scenario
 from blockcheck.model.variants import VARIANTS
 from blockcheck.properties.block import block_properties
-from blockcheck.properties.encoding import BlockEncoding
-from blockcheck.properties.safety_smt import safety_properties
+from blockcheck.proofs.encoding import BlockEncoding
+from blockcheck.proofs.safety_smt import safety_properties
 
 SMALL = Scenario(chain_length=3)
 #: The longest BFS counterexample over all variants, in steps, on either chain
-#: (properties.proofs.BMC_DEPTH is the same number for the default chain).
+#: (proofs.proofs.BMC_DEPTH is the same number for the default chain).
 LONGEST = 5
 
 CASES = [pytest.param(SMALL, v, id=f"chain3-{v}") for v in VARIANTS] + [

@@ -6,7 +6,7 @@ import pytest
 
 from blockcheck.checker.smt import Status
 from blockcheck.model.variants import VARIANTS
-from blockcheck.properties import data_proofs
+from blockcheck.proofs import data_proofs
 
 COPY = "guest-view: a commit copies one chunk"
 SUCCESS = "guest-view: commit-complete after success"
