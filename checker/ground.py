@@ -29,6 +29,10 @@ A claim ``premises ⇒ goal`` over a family of structures of size ``n``
   claim for every size.  "sat" proves nothing; it becomes ``unknown``
   when no small size gave a real counterexample either.
 
+A goal's clause may also be ``∀x ∃z`` (:class:`ForallExists`): refuting it
+asks for an x with no z, a universal over z that is instantiated with the
+premises, in both checks.
+
 Sat and unsat are the same in every process as long as a query stays
 within the work budget (the largest here uses under 1% of it); which model
 z3 picks for a counterexample (so the state printed) may still vary with
@@ -82,6 +86,31 @@ class Forall:
 Clause = z3.BoolRef | Forall
 
 
+class ForallExists:
+    """``∀ x1 .. xk ∃ z1 .. zm. body(x1, .., xk, z1, .., zm)``: a goal, never a premise.
+
+    Why: a claim such as "this command is refused" can read "some node on
+    the command's walk carries a blocker", an ∃ under the claim's ∀.  Its
+    negation, ``∃x ∀z ¬body``, is a universal clause once x is skolemized,
+    and is instantiated like a premise (:func:`skolemize`), so the queries
+    stay quantifier-free and the exact and every-size checks keep their
+    meaning.  As a premise it would need a function for z, which nothing
+    here instantiates.  The exact checks stay exact when the body is false
+    for every z outside the domain (its ∃ looks for a position, say), since
+    only the domain's elements instantiate z there.
+    """
+
+    def __init__(self, arity: int, exists: int, body: Callable[..., z3.BoolRef], sort: z3.SortRef = INT) -> None:
+        self.arity = arity
+        self.exists = exists
+        self.sort = sort
+        self.body = Forall(arity + exists, body, sort)
+
+
+#: A conjunct of a goal.
+Goal = Clause | ForallExists
+
+
 def instantiate(clause: Clause, terms: Sequence[z3.ExprRef]) -> list[z3.BoolRef]:
     """The clause itself if ground, else its body at every tuple of ``terms``."""
     if not isinstance(clause, Forall):
@@ -89,18 +118,36 @@ def instantiate(clause: Clause, terms: Sequence[z3.ExprRef]) -> list[z3.BoolRef]
     return [clause.at(*args) for args in itertools.product(terms, repeat=clause.arity)]
 
 
-def skolemize(goal: Sequence[Clause]) -> tuple[z3.BoolRef, list[z3.ExprRef]]:
-    """``¬goal`` with each universal's variables replaced by fresh constants (which the result returns)."""
+def skolemize(goal: Sequence[Goal]) -> tuple[z3.BoolRef, list[z3.ExprRef], list[Forall]]:
+    """``¬goal`` with each universal's variables replaced by fresh constants (which the result returns).
+
+    A :class:`ForallExists` clause adds the universal part of its negation,
+    the third item, to be instantiated with the premises; a selector
+    constant ties it to the disjunct of ``¬goal`` that it belongs to.
+    """
     witnesses: list[z3.ExprRef] = []
     negations = []
+    refutations: list[Forall] = []
     for i, clause in enumerate(goal):
-        if isinstance(clause, Forall):
+        if isinstance(clause, ForallExists):
+            consts = [z3.Const(f"witness{i}.{j}", clause.sort) for j in range(clause.arity)]
+            witnesses += consts
+            chosen = z3.Bool(f"witness{i}.chosen")
+            negations.append(chosen)
+            refutations.append(_no_witness(clause, consts, chosen))
+        elif isinstance(clause, Forall):
             consts = [z3.Const(f"witness{i}.{j}", clause.sort) for j in range(clause.arity)]
             witnesses += consts
             negations.append(z3.Not(clause.at(*consts)))
         else:
             negations.append(z3.Not(clause))
-    return z3.Or(*negations), witnesses
+    return z3.Or(*negations), witnesses, refutations
+
+
+def _no_witness(clause: ForallExists, consts: list[z3.ExprRef], chosen: z3.BoolRef) -> Forall:
+    """``∀z. chosen ⇒ ¬body(consts, z)``: when this clause is the one refuted, no z satisfies it at ``consts``."""
+    body = clause.body
+    return Forall(clause.exists, lambda *z: z3.Implies(chosen, z3.Not(body.at(*consts, *z))), clause.sort)
 
 
 def refute(premises: Sequence[Clause], negated_goal: z3.BoolRef, terms: Sequence[z3.ExprRef], budget: int) -> Outcome:
@@ -128,7 +175,7 @@ class Domain:
 def check_every_size(
     domain: Domain,
     premises: Sequence[Clause],
-    goal: Sequence[Clause],
+    goal: Sequence[Goal],
     terms: Callable[[Sequence[z3.ExprRef]], Sequence[z3.ExprRef]],
     budget: int = DEFAULT_BUDGET,
 ) -> Outcome:
@@ -141,7 +188,8 @@ def check_every_size(
     nothing of.  The first size (in the order given) with a counterexample
     is the one reported.
     """
-    negated, witnesses = skolemize(goal)
+    negated, witnesses, refutations = skolemize(goal)
+    premises = [*premises, *refutations]
     symbolic_terms = _unique([*witnesses, *terms(witnesses)])
     spent = 0.0
     for n in domain.small_sizes:

@@ -14,9 +14,11 @@ count as edges either.  The rules here are written again from seed.py's
 text, not derived from its code: tests/proofs/test_encoding.py checks
 that the two agree on every reachable state, so neither can drift.
 
-Only the default command set is encoded (stream, cancel, pause, resume and
-the guest's writes): non-active commit would need a top distinct from the
-owner and is refused with a ValueError rather than encoded wrongly.
+Encoded: stream, cancel, pause, resume, change-backing-file (when the
+scenario's commands have it) and the guest's writes, and the answers to the
+op-blocker-guarded commands the properties ask about.  Non-active commit
+would need a top distinct from the owner and is refused with a ValueError
+rather than encoded wrongly.
 """
 
 from __future__ import annotations
@@ -32,8 +34,10 @@ from blockcheck.model.state import (
     BACKING,
     BLOCKERS,
     CANCELLED,
+    CHANGES_LEFT,
     DATA,
     FAILED,
+    HEADERS,
     J_BASE,
     J_CURSOR,
     J_FLAGS,
@@ -74,6 +78,9 @@ class Sym:
     blk: list[list[z3.BoolRef]]
     writes_left: z3.ArithRef
     jobs_left: z3.ArithRef
+    #: head[node]: the node its on-disk header names as backing file (state.py's headers).
+    head: list[z3.ArithRef]
+    changes_left: z3.ArithRef
 
     def terms(self) -> list[z3.ExprRef]:
         """Every field as a flat list, in a fixed order."""
@@ -141,6 +148,8 @@ class BlockEncoding:
                 out.append(("block-job-pause", owner))
             if "block-job-resume" in sc.commands:
                 out.append(("block-job-resume", owner))
+        if "change-backing-file" in sc.commands:
+            out += [("change-backing-file", image, target) for image in range(n) for target in range(n) if target != image]
         out += [("guest-write", c) for c in range(self.chunks)]
         out += [(name, owner) for owner in range(n) for name in JOB_ACTIONS]
         return out
@@ -175,6 +184,8 @@ class BlockEncoding:
             blk=[[z3.Bool(f"blk{i}.{o}@{tag}") for o in range(n)] for i in range(n)],
             writes_left=z3.Int(f"writes_left@{tag}"),
             jobs_left=z3.Int(f"jobs_left@{tag}"),
+            head=ints("head"),
+            changes_left=z3.Int(f"changes_left@{tag}"),
         )
 
     def constant(self, state: tuple) -> Sym:
@@ -203,6 +214,8 @@ class BlockEncoding:
             blk=[[z3.BoolVal(bool(state[BLOCKERS][i] >> (2 * o) & 1)) for o in range(n)] for i in range(n)],
             writes_left=z3.IntVal(state[WRITES_LEFT]),
             jobs_left=z3.IntVal(state[JOBS_LEFT]),
+            head=[z3.IntVal(h) for h in state[HEADERS]],
+            changes_left=z3.IntVal(state[CHANGES_LEFT]),
         )
 
     def decode(self, model: z3.ModelRef, s: Sym) -> tuple:
@@ -223,7 +236,8 @@ class BlockEncoding:
                 flags = CANCELLED * s.cancelled[o] | FAILED * s.failed[o]
                 jobs.append((o, Kind.STREAM, o, s.base[o], s.status[o], s.cursor[o], flags, s.pauses[o]))
         blockers = tuple(sum(s.blk[i][o] << (2 * o) for o in range(n)) for i in range(n))
-        return (tuple(s.back), tuple(tuple(row) for row in s.data), tuple(jobs), blockers, s.writes_left, s.jobs_left)
+        data = tuple(tuple(row) for row in s.data)
+        return (tuple(s.back), data, tuple(jobs), blockers, s.writes_left, s.jobs_left, tuple(s.head), s.changes_left)
 
     def init(self, s: Sym) -> z3.BoolRef:
         sc = self.scenario
@@ -261,13 +275,51 @@ class BlockEncoding:
         return z3.And(below[top][y], z3.Or(z3.Not(base_below), y_above_base))
 
     def blocked(self, s: Sym, node: int) -> z3.BoolRef:
+        """A job's op blocker is on ``node``."""
         return z3.Or(*s.blk[node])
 
-    def guarded_op_refused(self, s: Sym, node: int) -> z3.BoolRef:
-        """An op-blocker-guarded command on ``node`` is refused: a job blocks it, or some node
-        still backs onto it (one that left the chain too, while a job holds it: §2.3)."""
-        backs = z3.Or(*[s.back[p] == node for p in range(self.n)])
-        return z3.Or(self.blocked(s, node), backs)
+    def backed_onto(self, s: Sym, node: int) -> z3.BoolRef:
+        """Some node backs onto ``node``: its backing link's blocker is on it (one that left
+        the chain too, while a job holds it: §2.3)."""
+        return z3.Or(*[s.back[p] == node for p in range(self.n)])
+
+    def guarded_op_accepted(self, s: Sym, op: str, node: int) -> z3.BoolRef:
+        """QEMU 2.8 accepts the op-blocker-guarded command ``op`` on ``node`` (docs/op-blockers.md §2.3-§2.8).
+
+        - drive-mirror takes a root only, then its op type must be free
+          there (of job blockers and of a backing link's);
+        - block_resize and blockdev-snapshot-sync act only on a first
+          non-filter node: the root, or a node that owns a job (its own
+          BlockBackend sits on it in 2.8); their op types must be free;
+        - change-backing-file, sent through the guest's device for
+          ``node``'s own header: :meth:`change_accepted`.
+        """
+        free = z3.Not(z3.Or(self.blocked(s, node), self.backed_onto(s, node)))
+        if op == "drive-mirror":
+            return free if node == self.root else z3.BoolVal(False)
+        if op in ("block_resize", "blockdev-snapshot-sync"):
+            first_non_filter = z3.BoolVal(True) if node == self.root else s.has[node]
+            return z3.And(first_non_filter, free)
+        if op == "change-backing-file":
+            return self.change_accepted(s, self.below(s), node)
+        raise ValueError(f"no encoding of the guarded command {op!r}")
+
+    def change_accepted(self, s: Sym, below: list, image: int) -> z3.BoolRef:
+        """change-backing-file for ``image`` is accepted (whatever string it writes).
+
+        The image needs a backing file and must be in the active layer's
+        chain, and the scenario must allow one more rewrite.  QEMU 2.8 checks
+        CHANGE on the root only, where a backing link would block it too;
+        the fix checks every node from the root down to the image, on which
+        only a job's blocker counts (a backing link no longer blocks CHANGE).
+        """
+        in_chain = self.in_chain(s, below)
+        if self.variant == "fix-change-checks-chain":
+            walk = [z3.And(in_chain[z], z3.BoolVal(True) if z == image else below[z][image]) for z in range(self.n)]
+            free = z3.And(*[z3.Implies(on_walk, z3.Not(self.blocked(s, z))) for z, on_walk in enumerate(walk)])
+        else:
+            free = z3.Not(z3.Or(self.blocked(s, self.root), self.backed_onto(s, self.root)))
+        return z3.And(s.back[image] >= 0, free, in_chain[image], s.changes_left > 0)
 
     def reported(self, owner: int) -> bool:
         """query-block-jobs lists the job owned by ``owner`` under its expected name (seed point 2)."""
@@ -296,6 +348,8 @@ class BlockEncoding:
             return z3.And(has, st == PAUSED), self._job(s, owner, status=z3.IntVal(RUNNING))
         if name == "guest-write":
             return self._guest_write(s, owner)
+        if name == "change-backing-file":
+            return self._change_backing_file(s, below, action[1], action[2])
         if name == "job-copy":
             return z3.And(has, st == RUNNING, z3.Not(canc)), self._copy(s, below, owner)
         if name == "job-io-error":
@@ -351,6 +405,17 @@ class BlockEncoding:
         )
         return guard, new.replace(blk=blk, jobs_left=s.jobs_left - 1)
 
+    def _change_backing_file(self, s: Sym, below: list, image: int, target: int) -> tuple[z3.BoolRef, Sym]:
+        """Rewrite the image's header to name ``target``, a node below it other than the one it names now.
+
+        The live link stays as it is.  Which targets are tried is the
+        user's choice (block_model's candidates), whether it is accepted the rule's.
+        """
+        guard = z3.And(below[image][target], s.head[image] != target, self.change_accepted(s, below, image))
+        head = list(s.head)
+        head[image] = z3.IntVal(target)
+        return guard, s.replace(head=head, changes_left=s.changes_left - 1)
+
     def _guest_write(self, s: Sym, chunk: int) -> tuple[z3.BoolRef, Sym]:
         value = 10 + self.scenario.guest_writes - s.writes_left
         data = [list(row) for row in s.data]
@@ -399,19 +464,21 @@ class BlockEncoding:
         return finished
 
     def _complete(self, s: Sym, below: list, owner: int) -> Sym:
+        """stream_complete: on success the owner's header, then its live link, name the base; the job ends."""
         success = z3.And(z3.Not(s.cancelled[owner]), z3.Not(s.failed[owner]), s.cursor[owner] == self.chunks)
         if self.variant == "cancel-changes-chain":
             success = z3.Or(success, s.cancelled[owner])
-        back = list(s.back)
+        back, head = list(s.back), list(s.head)
         back[owner] = z3.If(success, s.base[owner], s.back[owner])
-        return self._forget(self._drop(self._unblock(s.replace(back=back), owner), owner))
+        head[owner] = z3.If(success, s.base[owner], s.head[owner])
+        return self._forget(self._drop(self._unblock(s.replace(back=back, head=head), owner), owner))
 
     def _forget(self, s: Sym) -> Sym:
-        """Nodes out of the chain that no job holds and no blocker marks are removed (contents forgotten)."""
+        """Nodes out of the chain that no job holds and no blocker marks are removed (contents and header forgotten)."""
         n = self.n
         below = self.below(s)
         in_chain = self.in_chain(s, below)
-        back, data = [], []
+        back, data, head = [], [], []
         for y in range(n):
             held_by_job = [
                 z3.And(s.has[o], z3.Or(y == o, s.base[o] == y, self.between(below, o, s.base[o], y))) for o in range(n)
@@ -420,7 +487,8 @@ class BlockEncoding:
             gone = z3.And(z3.Not(held), z3.Not(self.blocked(s, y)), s.back[y] != REMOVED)
             back.append(z3.If(gone, z3.IntVal(REMOVED), s.back[y]))
             data.append([z3.If(gone, z3.IntVal(0), v) for v in s.data[y]])
-        return s.replace(back=back, data=data)
+            head.append(z3.If(gone, z3.IntVal(REMOVED), s.head[y]))
+        return s.replace(back=back, data=data, head=head)
 
     def _unblock(self, s: Sym, owner: int) -> Sym:
         blk = [[z3.BoolVal(False) if o == owner else s.blk[y][o] for o in range(self.n)] for y in range(self.n)]

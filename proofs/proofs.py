@@ -4,7 +4,8 @@ Three kinds of rows, each with the scope it covers:
 
 - "all contents": guest-view claims per data-moving action (data_proofs.py);
 - "all chain lengths": the inductive invariant of chain_proofs.py and the
-  claims it implies;
+  claims it implies, with the scenario's commands (change-backing-file
+  makes header rewrites a step) and no other bound of the scenario;
 - "k = N steps": BMC of every safety property of properties/block.py on the
   scenario (encoding.py + safety_smt.py), to the depth of the longest BFS
   counterexample of the default scenario over all variants.  Finding
@@ -15,19 +16,20 @@ Three kinds of rows, each with the scope it covers:
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from typing import IO
 
 from blockcheck.checker.exitcodes import ExitCode
 from blockcheck.checker.smt import Bmc, Induction, Outcome, Row, Status, render_rows
-from blockcheck.model.scenario import Scenario
+from blockcheck.model.scenario import DEFAULT_COMMANDS, Scenario
 
 from . import chain_proofs, data_proofs
 from .encoding import BlockEncoding
 from .safety_smt import safety_properties
 
 #: Steps of the longest BFS counterexample of the default scenario, over every variant
-#: (isolation.guarded-ops under no-intermediate-block, and no-leaked-blockers under
-#: top-only-check and early-unblock: 6 states).  tests/proofs/test_proofs.py recomputes it.
+#: (no-leaked-blockers under top-only-check and early-unblock: 6 states).
+#: tests/proofs/test_bmc_agrees_with_bfs.py recomputes it.
 BMC_DEPTH = 5
 
 #: Claims each BMC row is named after that are invariants (exit 12) rather than edges (exit 13).
@@ -42,10 +44,10 @@ INVARIANT_CLAIMS = frozenset(
 )
 
 
-def proof_rows(variant: str) -> list[tuple[Row, bool]]:
-    """The rows that need no scenario: (row, is an invariant claim)."""
+def proof_rows(variant: str, commands: Collection[str] = DEFAULT_COMMANDS) -> list[tuple[Row, bool]]:
+    """The rows that need of the scenario only its commands: (row, is an invariant claim)."""
     rows = []
-    for claim, prove, show in chain_proofs.chain_claims(variant):
+    for claim, prove, show in chain_proofs.chain_claims(variant, commands):
         started = time.perf_counter()
         result = prove()
         row = Row(claim, "all chain lengths", result.status, time.perf_counter() - started, _detail(result, show))
@@ -102,7 +104,7 @@ def run_prove(scenario: Scenario, variant: str, out: IO[str] | None = None) -> i
         from dataclasses import replace
 
         scenario = replace(scenario, variant=variant)
-        rows = proof_rows(variant) + bmc_rows(scenario)
+        rows = proof_rows(variant, scenario.commands) + bmc_rows(scenario)
     except Exception as exc:  # an internal error must still give the documented exit code
         print(f"internal error in blockcheck prove: {type(exc).__name__}: {exc}", file=out)
         return int(ExitCode.INTERNAL)

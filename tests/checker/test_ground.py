@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import z3
 
-from blockcheck.checker.ground import Domain, Forall, check_every_size
+from blockcheck.checker.ground import Domain, Forall, ForallExists, check_every_size
 from blockcheck.checker.smt import Status
 
 N = z3.Int("n")
@@ -84,3 +84,35 @@ def test_a_forall_refuses_the_wrong_number_of_arguments() -> None:
     """z3's C API would read past the argument array; a clear error instead."""
     with pytest.raises(TypeError, match="takes 1 arguments, not 2"):
         Forall(1, lambda x: f(x) >= 0).at(z3.IntVal(0), z3.IntVal(1))
+
+
+def test_an_exists_in_the_goal_is_proved_from_a_witness_among_the_terms() -> None:
+    """Every position below the last has a larger f at some position: the next one is a
+    witness, but only if x + 1 is among the instantiation terms of the refutation."""
+    premises = [N >= 1, Forall(1, lambda x: z3.Implies(z3.And(inside(x), x + 1 < N), f(x) < f(x + 1)))]
+    goal = [ForallExists(1, 1, lambda x, z: z3.Implies(z3.And(inside(x), x + 1 < N), z3.And(inside(z), f(z) > f(x))))]
+    assert check_every_size(DOMAIN, premises, goal, witnesses_only).status is Status.UNKNOWN
+    proved = check_every_size(DOMAIN, premises, goal, lambda w: [*w, w[0] + 1])
+    assert proved.status is Status.PROVED
+
+
+def test_an_exists_in_the_goal_with_no_witness_is_a_real_counterexample() -> None:
+    """f(0) is the largest value nowhere forced: at size 2, f(1) <= f(0) leaves 0 without a larger f."""
+    premises = [N >= 1]
+    goal = [ForallExists(1, 1, lambda x, z: z3.Implies(z3.And(inside(x), x + 1 < N), z3.And(inside(z), f(z) > f(x))))]
+    outcome = check_every_size(DOMAIN, premises, goal, witnesses_only)
+    assert outcome.status is Status.VIOLATED
+    model = outcome.model
+    assert model.eval(N).as_long() == 2
+    assert model.eval(f(1)).as_long() <= model.eval(f(0)).as_long()
+
+
+def test_the_exists_belongs_to_its_own_clause_of_the_goal() -> None:
+    """Two ∀∃ clauses: the first holds (z = x), the second fails; refuting either must not
+    assume the other's ∀ (which would make every query unsat)."""
+    g = z3.Function("g", z3.IntSort(), z3.BoolSort())
+    premises = [N >= 1]
+    holds = ForallExists(1, 1, lambda x, z: z3.Implies(inside(x), z3.And(inside(z), z == x)))
+    fails = ForallExists(1, 1, lambda x, z: z3.Implies(inside(x), z3.And(inside(z), g(z))))
+    assert check_every_size(DOMAIN, premises, [holds], witnesses_only).status is Status.PROVED
+    assert check_every_size(DOMAIN, premises, [holds, fails], witnesses_only).status is Status.VIOLATED

@@ -3,13 +3,14 @@
 An induction proves something of the explicit model only if every move the
 model makes is a move of the encoding.  Each reachable state of a small
 scenario is mapped to the encoding's functions (chain membership, backing,
-jobs, blockers); every model step that changes that image must be admitted
-by one of the encoded steps, with z3 evaluating the step's clauses on the
-two concrete images.  The rules two claims are about (which jobs
-query-block-jobs lists, when stream_complete is scheduled) must say exactly
-what the model does, in both directions.  And the rules as designed keep the
-strengthening invariant in every reachable state, an explicit-state check of
-what the induction proves symbolically.
+headers, jobs, blockers, rewrites left); every model step that changes that
+image must be admitted by one of the encoded steps, with z3 evaluating the
+step's clauses on the two concrete images.  The rules the claims are about
+(which jobs query-block-jobs lists, when stream_complete is scheduled, which
+guarded commands are refused) must say exactly what the model does, in both
+directions.  And the rules as designed keep the strengthening invariant in
+every reachable state, an explicit-state check of what the induction proves
+symbolically.
 """
 
 from __future__ import annotations
@@ -20,9 +21,23 @@ import z3
 from blockcheck.checker.ground import Clause, instantiate
 from blockcheck.checker.search import explore
 from blockcheck.model.block_model import BlockModel
-from blockcheck.model.scenario import Scenario
-from blockcheck.model.seed import blocker_bit
-from blockcheck.model.state import BACKING, BLOCKERS, CANCELLED, J_BASE, J_FLAGS, J_OWNER, J_STATUS, JOBS, Kind, Status, in_chain
+from blockcheck.model.scenario import DEFAULT_COMMANDS, Scenario
+from blockcheck.model.seed import GUARDED_OPS, blocker_bit
+from blockcheck.model.state import (
+    BACKING,
+    BLOCKERS,
+    CANCELLED,
+    CHANGES_LEFT,
+    HEADERS,
+    J_BASE,
+    J_FLAGS,
+    J_OWNER,
+    J_STATUS,
+    JOBS,
+    Kind,
+    Status,
+    in_chain,
+)
 from blockcheck.model.variants import VARIANTS
 from blockcheck.proofs import chain_proofs as cp
 
@@ -33,11 +48,11 @@ def image(state: tuple, n: int) -> Image:
     """The state as the encoding sees it: (function, arguments, value) for every position."""
     chain = in_chain(state[BACKING], n - 1)
     jobs = {job[J_OWNER]: job for job in state[JOBS]}
-    cells: list[tuple[str, tuple, object]] = []
+    cells: list[tuple[str, tuple, object]] = [("left", (), state[CHANGES_LEFT])]
     for p in range(n):
         cells.append(("inch", (p,), p in chain))
         if p in chain:
-            cells.append(("bk", (p,), state[BACKING][p]))
+            cells += [("bk", (p,), state[BACKING][p]), ("hd", (p,), state[HEADERS][p])]
         job = jobs.get(p)
         cells.append(("has", (p,), job is not None))
         if job is not None:
@@ -86,15 +101,21 @@ def abstract_edges(scenario: Scenario) -> tuple[set[Image], dict[tuple[Image, Im
 
 
 SMALL = dict(chain_length=3, max_jobs=2, jobs_per_run=3, chunks=1, guest_writes=0)
+#: With change-backing-file: four nodes, so that a held node's header has another node to name.
+REWRITES = dict(SMALL, chain_length=4, pauses_per_job=0, commands=(*DEFAULT_COMMANDS, "change-backing-file"))
+
+CASES = [pytest.param(SMALL, v, id=v) for v in VARIANTS] + [
+    pytest.param(REWRITES, v, id=f"rewrites-{v}") for v in ("none", "fix-change-checks-chain")
+]
 
 
-@pytest.mark.parametrize("variant", list(VARIANTS))
-def test_every_model_step_from_an_invariant_state_is_an_encoded_step(variant: str) -> None:
-    scenario = Scenario(**SMALL, variant=variant)
-    n = scenario.chain_length
+@pytest.mark.parametrize(("bounds", "variant"), CASES)
+def test_every_model_step_from_an_invariant_state_is_an_encoded_step(bounds: dict, variant: str) -> None:
+    scenario = Scenario(**bounds, variant=variant)
+    n, commands = scenario.chain_length, scenario.commands
     pre, post = cp.pstate("pre"), cp.pstate("post")
-    invariant = holding(cp.invariant(pre), n)
-    steps = {name: holding(clauses, n) for name, clauses in cp.steps(pre, post, variant).items()}
+    invariant = holding(cp.invariant(pre, commands), n)
+    steps = {name: holding(clauses, n) for name, clauses in cp.steps(pre, post, variant, commands).items()}
     states, edges = abstract_edges(scenario)
     keeps = {cells: invariant.check(*pinned(pre, cells)) == z3.sat for cells in states}
     checked = 0
@@ -105,6 +126,8 @@ def test_every_model_step_from_an_invariant_state_is_an_encoded_step(variant: st
         assert admitted, f"{variant}: the model's {action} is no encoded step"
         checked += 1
     assert checked > 20  # the scenario starts, finishes, cancels and completes jobs
+    if "change-backing-file" in commands:
+        assert any(action.startswith("('change-backing-file'") for action in edges.values())
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
@@ -137,10 +160,41 @@ def test_the_listing_and_scheduling_rules_say_what_the_model_does(variant: str) 
     assert differences == 0
 
 
-@pytest.mark.parametrize("chain_length", [3, 4])
-def test_the_design_keeps_the_strengthening_invariant_in_every_reachable_state(chain_length: int) -> None:
-    scenario = Scenario(**{**SMALL, "chain_length": chain_length})
-    invariant = holding(cp.invariant(cp.pstate("pre")), chain_length)
+@pytest.mark.parametrize(("bounds", "variant"), CASES)
+def test_the_guarded_command_rules_say_what_the_model_does(bounds: dict, variant: str) -> None:
+    """In every reachable state, for every node and guarded command: the model refuses it iff
+    ``guarded_refusals`` holds for some z, k (checked at every position and -1)."""
+    scenario = Scenario(**bounds, variant=variant)
+    model, n = BlockModel(scenario), scenario.chain_length
+    pre = cp.pstate("pre")
+    refusals = cp.guarded_refusals(variant)
+    assert set(refusals) == set(GUARDED_OPS)
+    solver = holding([cp.N == n], n)
+    positions = [z3.IntVal(p) for p in range(-1, n)]
+    seen: set[tuple[Image, tuple]] = set()
+    differences = []
+    for state in reachable(scenario):
+        cells = image(state, n)
+        answers = tuple(model.rules.guarded_op(state, op, y).ok for op in refusals for y in range(n))
+        if (cells, answers) in seen:
+            continue
+        seen.add((cells, answers))
+        assert solver.check(*pinned(pre, cells)) == z3.sat
+        values = solver.model()
+        encoded = []
+        for refused in refusals.values():
+            for y in range(n):
+                formula = z3.Or(*[refused(pre, z3.IntVal(y), z, k) for z in positions for k in positions])
+                encoded.append(not z3.is_true(values.eval(formula, model_completion=True)))
+        if tuple(encoded) != answers:
+            differences.append(model.format_state(state))
+    assert not differences, differences[:3]
+
+
+@pytest.mark.parametrize("bounds", [SMALL, dict(SMALL, chain_length=4), REWRITES], ids=["chain3", "chain4", "rewrites"])
+def test_the_design_keeps_the_strengthening_invariant_in_every_reachable_state(bounds: dict) -> None:
+    scenario = Scenario(**bounds)
+    invariant = holding(cp.invariant(cp.pstate("pre"), scenario.commands), scenario.chain_length)
     states, _ = abstract_edges(scenario)
     broken = [cells for cells in states if invariant.check(*pinned(cp.pstate("pre"), cells)) != z3.sat]
     assert not broken and len(states) > 10
