@@ -217,12 +217,22 @@ def test_replay_speaks_the_profile_of_the_scenario(capsys, tmp_path):
     assert json.loads(out)["answer"] == {"error": {"class": "GenericError", "desc": "Invalid job ID ''"}}
 
 
-def test_prove_passes_on_the_design(capsys):
+def test_prove_passes_under_the_fix(capsys):
     """Every all-lengths and all-contents claim proved, every BMC row clean: exit 0."""
-    code, out, _ = run(capsys, "prove", *SMALL)
+    code, out, _ = run(capsys, "prove", *SMALL, "--variant", "fix-change-checks-chain")
     assert code == ExitCode.OK
     assert "counterexample to induction" not in out and "violated" not in out
     assert out.count("│ all chain lengths ") == 9 and out.count("no violation up to k") == 10
+
+
+def test_prove_reports_the_finding_on_the_design(capsys):
+    """QEMU's root-only CHANGE check: the guarded-ops claim fails over all lengths and in BMC (12)."""
+    code, out, _ = run(capsys, "prove", *SMALL)
+    assert code == ExitCode.INVARIANT
+    rows = [line for line in out.splitlines() if line.startswith("│ isolation.guarded-ops ")]
+    assert len(rows) == 2
+    assert "counterexample to induction" in rows[0] and "violated" in rows[1]
+    assert out.count("no violation up to k") == 9
 
 
 @pytest.mark.parametrize(
@@ -230,8 +240,8 @@ def test_prove_passes_on_the_design(capsys):
     [
         # BMC finds a reachable violation of an invariant-type claim: 12.
         ("root-only-query", ExitCode.INVARIANT, "violated after 1 step(s)"),
-        # Only the induction fails (the BMC rows are clean, liveness is out of their scope): 13.
-        ("cancel-never-completes", ExitCode.LIVENESS, "safety fails: N = 2;"),
+        # Its own induction fails (liveness is out of BMC's scope); the design's finding makes it 12.
+        ("cancel-never-completes", ExitCode.INVARIANT, "safety fails: N = 2;"),
     ],
 )
 def test_prove_fails_on_a_fault_variant(capsys, variant, code, needle):
@@ -240,7 +250,7 @@ def test_prove_fails_on_a_fault_variant(capsys, variant, code, needle):
     assert needle in out
 
 
-# cancel-skips-complete on the 3-node chain violates exactly these; the design violates nothing.
+# cancel-skips-complete on the 3-node chain violates exactly these (the first is the design's finding).
 SKIPS = ["isolation.guarded-ops", "cancel-runs-complete", "no-leaked-blockers", "cancel-runs-complete.live:A", "cancel-runs-complete.live:B", "cancel-runs-complete.live:C"]
 
 
