@@ -27,7 +27,7 @@ from .search import explore
 # The command is the last stage of the data flow (config -> model -> search
 # -> reports -> exit code), so it is the one engine module that imports the
 # reports room; nothing in the search path does.
-from blockcheck.reports import result_to_json, write_reports  # noqa: E402
+from blockcheck.reports import FORMATS, result_to_json, write_reports  # noqa: E402
 from blockcheck.reports.state_graph import graph_to_dot  # noqa: E402
 from blockcheck.reports.table import print_summary  # noqa: E402
 
@@ -42,14 +42,32 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message}; see '{self.prog} --help'")
 
 
-def _positive(text: str) -> int:
+def _whole(text: str, least: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"{value} must be at least {least}")
     return value
+
+
+def _positive(text: str) -> int:
+    return _whole(text, 1)
+
+
+def _non_negative(text: str) -> int:
+    return _whole(text, 0)
+
+
+def _formats(text: str) -> list[str]:
+    """``--format html,junit`` as people type it; checked here, before any search runs."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in FORMATS]
+    if not names or unknown:
+        shown = ", ".join(repr(name) for name in unknown) or repr(text)
+        raise argparse.ArgumentTypeError(f"unknown report format {shown}; known formats: {', '.join(FORMATS)}")
+    return names
 
 
 def build_parser(plugin: registry.Plugin) -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
@@ -68,10 +86,10 @@ def build_parser(plugin: registry.Plugin) -> tuple[argparse.ArgumentParser, dict
     check.add_argument("--continue", dest="keep_going", action="store_true", help="do not stop at the first violation: report every violated property")
     check.add_argument("--expect-violated", action="append", default=[], metavar="NAME", help="a property known to be violated: its violation is reported but passes, its absence fails (repeatable; exact property names)")
     check.add_argument("--max-states", type=_positive, help="stop after this many distinct states (the result is then incomplete)")
-    check.add_argument("--max-depth", type=int, help="explore at most this many steps from the initial state")
+    check.add_argument("--max-depth", type=_non_negative, help="explore at most this many steps from the initial state")
     check.add_argument("--no-deadlock", action="store_true", help="do not report states without successors")
     check.add_argument("--report", type=Path, metavar="DIR", help="write a report per violation into DIR")
-    check.add_argument("--format", action="append", default=[], metavar="FMT", help=f"report format (repeatable; see 'blockcheck list'); without --report the files go to ./{DEFAULT_REPORT_DIR}")
+    check.add_argument("--format", action="extend", type=_formats, default=[], metavar="FMT", help=f"report format, or a comma-separated list (repeatable; see 'blockcheck list'); without --report the files go to ./{DEFAULT_REPORT_DIR}")
     check.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     check.add_argument("--quiet", "-q", action="store_true", help="no progress line")
     check.set_defaults(handler=run_check)
@@ -108,8 +126,6 @@ def checked_properties(build: registry.Build, args: argparse.Namespace) -> tuple
 def run_check(args: argparse.Namespace, plugin: registry.Plugin) -> int:
     build = plugin.build(args)
     props, expected = checked_properties(build, args)
-    if args.max_depth is not None and args.max_depth < 0:
-        raise UsageError(f"--max-depth {args.max_depth} is negative; give 0 or more")
     result = explore(
         build.model,
         props,

@@ -10,6 +10,8 @@ type is one sentence and exit code 151.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,10 @@ def read_config(path: Path) -> dict[str, Any] | None:
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read {path.name} as TOML ({exc}); fix the file or remove it") from None
     if path.name == "pyproject.toml":
-        data = data.get("tool", {}).get("blockcheck")
+        tool = data.get("tool", {})
+        if not isinstance(tool, dict):
+            raise UsageError(f"{path.name}: 'tool' must be a table, not {_toml(tool)}; write [tool.blockcheck] sections")
+        data = tool.get("blockcheck")
     if data is not None and not isinstance(data, dict):
         raise UsageError(f"{path.name}: the blockcheck settings must be a table of keys")
     return data
@@ -56,22 +61,48 @@ def _options(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
 def _convert(key: str, value: Any, action: argparse.Action, source: str) -> Any:
     if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
         if not isinstance(value, bool):
-            raise UsageError(f"{source}: {key} must be true or false, not {value!r}")
+            raise UsageError(f"{source}: {key} must be true or false, not {_toml(value)}")
         return value if isinstance(action, argparse._StoreTrueAction) else not value
     if isinstance(action, argparse._AppendAction):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise UsageError(f'{source}: {key} must be a list of strings, such as ["a", "b"]')
-        return value
+        if action.type is None:
+            return value
+        converted = [_typed(key, v, action, source) for v in value]
+        return [x for c in converted for x in c] if isinstance(action, argparse._ExtendAction) else converted
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         value = ",".join(value)  # e.g. commands = ["block-stream", "block-job-cancel"]
     if isinstance(value, (dict, list, bool)) or value is None:
-        raise UsageError(f"{source}: {key} has a value of the wrong type ({value!r})")
+        raise UsageError(f"{source}: {key} has a value of the wrong type ({_toml(value)})")
+    return _typed(key, value, action, source)
+
+
+def _typed(key: str, value: Any, action: argparse.Action, source: str) -> Any:
+    """One value through the option's own type, so a file is checked as the command line is."""
     if action.type is None:
         return str(value)
     try:
         return action.type(str(value))
-    except (argparse.ArgumentTypeError, ValueError) as exc:
-        raise UsageError(f"{source}: {key} = {value!r} is not valid ({exc})") from None
+    except argparse.ArgumentTypeError as exc:
+        raise UsageError(f"{source}: {key} = {_toml(value)} is not valid: {exc}") from None
+    except ValueError:
+        kind = "a whole number" if action.type is int else "valid"
+        raise UsageError(f"{source}: {key} = {_toml(value)} is not {kind}") from None
+
+
+def _toml(value: Any) -> str:
+    """A value as the file spells it (not as Python prints it: no datetime.date(...))."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "a table"
+    return str(value)
 
 
 def apply_config(commands: dict[str, argparse.ArgumentParser], command: str, settings: dict[str, Any], source: str) -> None:

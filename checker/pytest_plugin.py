@@ -72,7 +72,9 @@ class CheckFile(pytest.File):
         try:
             _, result = self.run
         except registry.UsageError as exc:
-            raise self.CollectError(f"{self.path.name}: {exc}") from None
+            message = str(exc)  # errors read from the file already start with its name
+            prefix = f"{self.path.name}: "
+            raise self.CollectError(message if message.startswith(prefix) else prefix + message) from None
         for prop in result.properties:
             yield PropertyItem.from_parent(self, name=prop.name, prop=prop)
         if result.deadlock is not None:

@@ -93,6 +93,13 @@ class Scenario:
             )
         if not self.device or not self.device.isidentifier():
             raise ScenarioError(f"device name {self.device!r} is not a plain identifier; use a name such as drive0")
+        if self.device in self.node_names:
+            # QEMU looks device and node names up in one namespace (bdrv_lookup_bs), and
+            # blockdev-add refuses a node name a device already has: no such chain exists.
+            raise ScenarioError(
+                f"device name {self.device!r} is also a node's name (the nodes are "
+                f"{', '.join(self.node_names)}); QEMU allows no such clash, use a name such as drive0"
+            )
 
     @property
     def node_names(self) -> tuple[str, ...]:

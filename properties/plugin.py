@@ -49,7 +49,7 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
         raise UsageError(f"unknown profile {args.profile!r}; known profiles: {', '.join(PROFILES)}")
     if args.profile != "seed" and args.variant != "none":
         raise UsageError("fault variants belong to the seed profile; drop --variant or use --profile seed")
-    commands = tuple(c.strip() for c in args.commands.split(",") if c.strip()) if args.commands else DEFAULT_COMMANDS
+    commands = _commands(args.commands)
     try:
         return Scenario(
             chain_length=args.chain_length,
@@ -186,6 +186,19 @@ def _print_replay_step(as_json: bool, number: int, line: dict, answer: dict, cha
     print(f"       {chain}")
 
 
+def _commands(text: str | None) -> tuple[str, ...]:
+    """``--commands``: absent means the default set; given, it must name at least one command."""
+    if text is None:
+        return DEFAULT_COMMANDS
+    commands = tuple(c.strip() for c in text.split(",") if c.strip())
+    if not commands:
+        raise UsageError(
+            f"--commands {text!r} names no command; give a comma-separated list such as "
+            f"{','.join(DEFAULT_COMMANDS)}, or leave the option out for that default"
+        )
+    return commands
+
+
 def _count(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
@@ -199,7 +212,7 @@ def run_conform_command(args: argparse.Namespace, plugin: QemuBlockPlugin) -> in
     missing = missing_binaries()
     if missing:
         raise UsageError(f"conform needs {', '.join(missing)}; install them: {INSTALL_HINT}")
-    commands = tuple(c.strip() for c in args.commands.split(",") if c.strip()) if args.commands else DEFAULT_COMMANDS
+    commands = _commands(args.commands)
     try:
         scenario = Scenario(profile="qemu-7.2", commands=commands)
         Qemu72Model(scenario)
@@ -226,6 +239,10 @@ def run_mutants(args: argparse.Namespace, plugin: QemuBlockPlugin) -> int:
     from .mutants import mutation_matrix, print_matrix
 
     scenario = scenario_from_args(args)
+    if scenario.profile != "seed":
+        raise UsageError("mutants checks the seed profile's fault variants; drop --profile or use --profile seed")
+    if scenario.variant != "none":
+        raise UsageError("mutants checks every variant in turn; drop --variant")
     matrix = mutation_matrix(scenario, quiet=args.quiet)
     return print_matrix(matrix, sys.stdout)
 

@@ -61,7 +61,7 @@ def test_a_bound_is_never_a_pass(capsys):
         (["check", "--frobnicate"], "unrecognized arguments: --frobnicate"),
         (["check", "--max-states", "0"], "must be at least 1"),
         (["--model", "nope", "check"], "no model named 'nope' is registered"),
-        (["check", *SMALL, "--report", "out", "--format", "pdf"], "unknown report format pdf"),
+        (["check", *SMALL, "--report", "out", "--format", "pdf"], "unknown report format 'pdf'"),
         (["replay", "missing-file.jsonl"], "cannot read the script missing-file.jsonl"),
         (["prove", "--commands", "block-stream,block-commit"], "does not cover block-commit"),
         (["check", *SMALL, "--expect-violated", "nope"], "unknown property 'nope' in expect-violated; known properties: blockers-checked-everywhere,"),

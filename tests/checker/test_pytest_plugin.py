@@ -67,3 +67,12 @@ def test_an_unknown_expected_name_is_a_collection_error_naming_it(tmp_path: Path
     run = pytest_in(tmp_path, 'chain-length = 3\nexpect-violated = ["nope"]\n')
     assert run.returncode != 0
     assert "unknown property 'nope' in expect-violated" in run.stdout
+
+
+def test_a_bad_value_is_a_collection_error_without_a_traceback(tmp_path: Path) -> None:
+    """A negative max-depth reached explore() and raised there; the file is named once."""
+    run = pytest_in(tmp_path, "chain-length = 3\nmax-depth = -1\n")
+    assert run.returncode != 0
+    assert "blockcheck.toml: max-depth = -1 is not valid: -1 must be at least 0" in run.stdout
+    assert "Traceback" not in run.stdout and "ValueError" not in run.stdout
+    assert "blockcheck.toml: blockcheck.toml:" not in run.stdout
