@@ -103,14 +103,14 @@ def load_line(number: int, text: str) -> Any:
     """One JSON value, strict: no NaN or Infinity (not JSON, and QEMU refuses
     them), no repeated key (QEMU keeps neither silently), bounded nesting."""
     try:
-        value = json.loads(text, parse_constant=_no_constant, object_pairs_hook=_unique_keys)
+        value = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise ScriptError(f"line {number} is not valid JSON ({exc.msg}); write one JSON object per line") from None
     except _BadJson as exc:
         raise ScriptError(f"line {number} {exc}") from None
     except RecursionError:
         raise ScriptError(f"line {number} nests JSON deeper than {MAX_DEPTH} levels; QMP arguments never do") from None
-    if _depth(value) > MAX_DEPTH:
+    if text.count("[") + text.count("{") > MAX_DEPTH and _depth(value) > MAX_DEPTH:
         raise ScriptError(f"line {number} nests JSON deeper than {MAX_DEPTH} levels; QMP arguments never do")
     if not isinstance(value, dict) or not ("execute" in value or "step" in value):
         raise ScriptError(
@@ -135,6 +135,9 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         key = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
         raise _BadJson(f"repeats the key {json.dumps(key)}; give each key once")
     return value
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, object_pairs_hook=_unique_keys)
 
 
 def _depth(value: Any) -> int:
