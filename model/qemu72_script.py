@@ -255,7 +255,7 @@ class Executor72:
         if "backing-file" in args and base == NONE:
             return A.error("backing file specified, but streaming the entire chain"), state
         job_id = args.get("job-id", "")
-        if not isinstance(job_id, str) or not _ID.match(job_id):
+        if not _ID.match(job_id):
             return A.error(f"Invalid job ID '{job_id}'"), state
         if rules.job_by_id(state, job_id) is not None:
             return A.error(f"Job ID '{job_id}' already in use"), state
