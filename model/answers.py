@@ -98,8 +98,28 @@ def missing_argument(name: str) -> Answer:
     return error(f"Parameter '{name}' is missing")
 
 
+# QAPI's input visitor and QMP's dispatcher, as QEMU 7.2 says them (observed
+# on qemu-storage-daemon 7.2; QAPI has said them since 2.x, so the seed
+# profile, a 2.8-era design, answers the same).
 def invalid_type(name: str, expected: str) -> Answer:
     return error(f"Invalid parameter type for '{name}', expected: {expected}")
+
+
+def unexpected_argument(name: str) -> Answer:
+    return error(f"Parameter '{name}' is unexpected")
+
+
+def enum_value(name: str, value: str) -> Answer:
+    return error(f"Parameter '{name}' does not accept value '{value}'")
+
+
+def qmp_member_type(member: str, expected: str) -> Answer:
+    """``execute`` must be a string, ``arguments`` an object (null included)."""
+    return error(f"QMP input member '{member}' must be {expected}")
+
+
+def qmp_member_unexpected(member: str) -> Answer:
+    return error(f"QMP input member '{member}' is unexpected")
 
 
 def unknown_command(name: str) -> Answer:

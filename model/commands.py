@@ -20,11 +20,11 @@ script replays with ``blockcheck replay``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from . import answers as A
+from .qmp_schema import MODE, ON_ERROR, SYNC, Command, check_command, check_step, load_line, opt, req, table
 from .seed import GUARDED_OPS, NEED_ROOT, SeedRules
 from .state import BACKING, JOBS, NONE, OTHER, find_job, in_chain
 
@@ -36,11 +36,35 @@ JOB_VERBS = ("block-job-cancel", "block-job-pause", "block-job-resume", "block-j
 #: §2.4, §2.5).  The others take ``device``, a device or node name.
 BY_DEVICE_OR_NODE_NAME = ("block_resize", "blockdev-snapshot-sync")
 
-COMMANDS = ("block-stream", "block-commit", *JOB_VERBS, "query-block-jobs", *GUARDED_OPS)
-
-
-class ScriptError(ValueError):
-    """A script line is not valid; the message names the line's problem and the fix."""
+#: The seed's commands with QEMU 2.8's arguments (qapi/block-core.json of
+#: v2.8.0), the design's era.  The seed models what its rules act on: a
+#: stream's ``device`` and ``base``, a commit's ``device``, ``top`` and
+#: ``base``, every argument of the job verbs; the other members QEMU takes
+#: are answered ``ModelLimit``.  Of the guarded commands only the op-blocker
+#: check is modelled, which looks at the node alone, so all their members pass.
+SCHEMA = table(
+    Command("block-stream", (opt("job-id", "str"), req("device", "str"), opt("base", "str"), opt("base-node", "str"),
+                             opt("backing-file", "str"), opt("speed", "int"), opt("on-error", ON_ERROR)),
+            frozenset({"device", "base"})),
+    Command("block-commit", (opt("job-id", "str"), req("device", "str"), opt("base", "str"), opt("top", "str"),
+                             opt("backing-file", "str"), opt("speed", "int")),
+            frozenset({"device", "top", "base"})),
+    Command("block-job-cancel", (req("device", "str"), opt("force", "bool"))),
+    Command("block-job-pause", (req("device", "str"),)),
+    Command("block-job-resume", (req("device", "str"),)),
+    Command("block-job-set-speed", (req("device", "str"), req("speed", "int"))),
+    Command("block-job-complete", (req("device", "str"),)),
+    Command("query-block-jobs"),
+    Command("block_resize", (opt("device", "str"), opt("node-name", "str"), req("size", "int"))),
+    Command("blockdev-snapshot-sync", (opt("device", "str"), opt("node-name", "str"), req("snapshot-file", "str"),
+                                       opt("snapshot-node-name", "str"), opt("format", "str"), opt("mode", MODE))),
+    Command("change-backing-file", (req("device", "str"), req("image-node-name", "str"), req("backing-file", "str"))),
+    Command("drive-mirror", (opt("job-id", "str"), req("device", "str"), req("target", "str"), opt("format", "str"),
+                             opt("node-name", "str"), opt("replaces", "str"), req("sync", SYNC), opt("mode", MODE),
+                             opt("speed", "int"), opt("granularity", "int"), opt("buf-size", "int"),
+                             opt("on-source-error", ON_ERROR), opt("on-target-error", ON_ERROR), opt("unmap", "bool"))),
+)
+COMMANDS = tuple(SCHEMA)
 
 
 def action_to_line(rules: SeedRules, action: tuple) -> dict[str, Any]:
@@ -106,23 +130,32 @@ class Executor:
         return NONE
 
     def execute(self, state: tuple, line: Mapping[str, Any]) -> tuple[A.Answer, tuple]:
-        """Run one script line; returns QEMU's answer and the next state."""
+        """Run one script line from outside (a replayed script): the line
+        passes :mod:`.qmp_schema` first, so a refused line keeps the state and
+        a line that is not a script line raises :class:`ScriptError`."""
         if "execute" in line:
-            return self._command(state, line["execute"], line.get("arguments") or {})
+            refusal = check_command(line, SCHEMA, "seed", A.unknown_command)
+            if refusal:
+                return refusal, state
+        else:
+            check_step(line, ("guest-write", *JOB_STEPS), self.rules.scenario.device, self.rules.chunks)
+        return self.run(state, line)
+
+    def run(self, state: tuple, line: Mapping[str, Any]) -> tuple[A.Answer, tuple]:
+        """Run a line the model wrote itself (its actions, its properties'
+        probes), whose arguments have their types by construction."""
+        if "execute" in line:
+            return self._command(state, line["execute"], line.get("arguments", {}))
         return self._step(state, line)
 
     def _command(self, state: tuple, name: str, args: Mapping[str, Any]) -> tuple[A.Answer, tuple]:
         rules = self.rules
         if name == "query-block-jobs":
             return A.ok(rules.query_block_jobs(state)), state
-        if name not in COMMANDS:
-            return A.unknown_command(name), state
         if name == "change-backing-file":
             return self._change_backing_file(state, args)
         if name in BY_DEVICE_OR_NODE_NAME:
             return self._by_device_or_node_name(state, name, args), state
-        if "device" not in args:
-            return A.missing_argument("device"), state
         node = self.lookup(state, args["device"])
         if node == NONE and name == "block-commit":
             # qmp_block_commit keeps DeviceNotFound for a name no node has (libvirt probes it).
@@ -147,15 +180,13 @@ class Executor:
                 return A.base_not_found(str(args.get("base", ""))), state
             return rules.commit(state, top, base)
         if name == "block-job-cancel":
-            return rules.cancel(state, node, bool(args.get("force", False)))
+            return rules.cancel(state, node, args.get("force", False))
         if name == "block-job-pause":
             return rules.pause(state, node)
         if name == "block-job-resume":
             return rules.resume(state, node)
         if name == "block-job-set-speed":
-            if "speed" not in args:
-                return A.missing_argument("speed"), state
-            return rules.set_speed(state, node, int(args["speed"]))
+            return rules.set_speed(state, node, args["speed"])
         return rules.complete(state, node)
 
     def _by_device_or_node_name(self, state: tuple, name: str, args: Mapping[str, Any]) -> A.Answer:
@@ -169,24 +200,17 @@ class Executor:
             node = self.lookup(state, node_name)
         if node == NONE:
             return A.error(f"Cannot find device={device or ''} nor node_name={node_name or ''}")
-        if name == "block_resize" and "size" not in args:
-            return A.missing_argument("size")
-        return self.rules.guarded_op(state, name, node, device if isinstance(device, str) else None)
+        return self.rules.guarded_op(state, name, node, device)
 
     def _change_backing_file(self, state: tuple, args: Mapping[str, Any]) -> tuple[A.Answer, tuple]:
         """qmp_change_backing_file's look-ups, in QEMU's order, then the rule.
 
-        QAPI checks the three string arguments first; ``device`` must name
+        :mod:`.qmp_schema` has checked the three string arguments; ``device`` must name
         the root (qmp_get_root_bs); ``image-node-name`` is a node name only
         (bdrv_lookup_bs(NULL, name)).  ``backing-file`` is not validated by
         QEMU: a string naming none of the chain's files becomes OTHER.
         """
         rules = self.rules
-        for key in ("device", "image-node-name", "backing-file"):
-            if key not in args:
-                return A.missing_argument(key), state
-            if not isinstance(args[key], str):
-                return A.invalid_type(key, "string"), state
         root = self.lookup(state, args["device"])
         if root == NONE:
             return A.node_not_found(args["device"]), state
@@ -210,37 +234,21 @@ class Executor:
         rules = self.rules
         step = line.get("step")
         if step == "guest-write":
-            chunk = line.get("chunk", 0)
-            if not isinstance(chunk, int) or not 0 <= chunk < rules.chunks:
-                raise ScriptError(f"guest-write chunk {chunk!r} is out of range; give 0 to {rules.chunks - 1}")
-            return rules.guest_write(state, chunk)
-        if step not in JOB_STEPS:
-            raise ScriptError(
-                f"unknown step {step!r}; a line is {{\"execute\": ...}} or a step among "
-                f"{', '.join(('guest-write', *JOB_STEPS))}"
-            )
-        node = self.lookup(state, line.get("job"))
+            return rules.guest_write(state, line["chunk"])
+        node = self.lookup(state, line["job"])
         action = (step, node)
         if node == NONE or action not in set(rules.job_steps(state)):
-            return A.model_limit(f"step {step} of job {line.get('job')!r} is not enabled in this state"), state
+            return A.model_limit(f"step {step} of job '{line['job']}' is not enabled in this state"), state
         return A.OK, rules.job_step(state, action)
 
 
-def parse_script(text: str) -> list[dict[str, Any]]:
-    """Parse a JSON-lines script; blank lines and lines starting with # are skipped."""
+def parse_script(text: str) -> list[tuple[int, dict[str, Any]]]:
+    """The script's lines with their line numbers; blank lines and lines
+    starting with # are skipped.  Each is strict JSON and an object that is a
+    command or a step (:func:`.qmp_schema.load_line`)."""
     lines = []
     for number, raw in enumerate(text.splitlines(), start=1):
         stripped = raw.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        try:
-            line = json.loads(stripped)
-        except json.JSONDecodeError as exc:
-            raise ScriptError(f"line {number} is not valid JSON ({exc.msg}); write one JSON object per line") from None
-        if not isinstance(line, dict) or not ("execute" in line or "step" in line):
-            raise ScriptError(
-                f"line {number} is neither a QMP command nor a step; write "
-                '{"execute": NAME, "arguments": {...}} or {"step": NAME, ...}'
-            )
-        lines.append(line)
+        if stripped and not stripped.startswith("#"):
+            lines.append((number, load_line(number, stripped)))
     return lines

@@ -85,7 +85,7 @@ class Qemu72Model(CommandModel):
             return A.OK, rules.job_step(state, action)
         if name == "change-backing-file":
             # QEMU's checks (root, image, chain) are the executor's
-            return self._executor.execute(state, action_to_line(rules, action))
+            return self._executor.run(state, action_to_line(rules, action))
         verb = {
             "block-job-pause": rules.pause,
             "block-job-resume": rules.resume,

@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import answers as A
+from .qmp_schema import BITMAP_MODE, COPY_MODE, MODE, ON_ERROR, SYNC, Command, check_command, check_step, opt, req, table
 from .qemu72 import STREAM_BUSY, Qemu72Rules, filter_label
 from .state import BACKING, J_TOP, NONE, OTHER, chain_below
 
@@ -48,6 +49,53 @@ JOB_VERBS = (
     "block-job-complete",
     "block-job-finalize",
     "block-job-dismiss",
+)
+#: The script's internal steps in this profile.
+STEPS = ("guest-write", "job-copy")
+
+_JOB = (opt("job-id", "str"), req("device", "str"))
+_AUTO = (opt("auto-finalize", "bool"), opt("auto-dismiss", "bool"))
+_BACKUP = (*_JOB, req("sync", SYNC), opt("speed", "int"), opt("bitmap", "str"), opt("bitmap-mode", BITMAP_MODE),
+           opt("compress", "bool"), opt("on-source-error", ON_ERROR), opt("on-target-error", ON_ERROR), *_AUTO,
+           opt("filter-node-name", "str"), opt("x-perf", "object"), req("target", "str"))
+#: The commands this profile answers, with QEMU 7.2's arguments in schema
+#: order (query-qmp-schema of qemu-storage-daemon 7.2).  block-stream models
+#: all but ``on-error`` and ``filter-node-name``; the other commands are
+#: answered for their refusals, which look at the node alone, so all their
+#: members pass.
+SCHEMA = table(
+    Command("block-stream", (*_JOB, opt("base", "str"), opt("base-node", "str"), opt("backing-file", "str"),
+                             opt("bottom", "str"), opt("speed", "int"), opt("on-error", ON_ERROR),
+                             opt("filter-node-name", "str"), *_AUTO),
+            frozenset({"job-id", "device", "base", "base-node", "backing-file", "bottom", "speed", *(m.name for m in _AUTO)})),
+    Command("block-commit", (*_JOB, opt("base-node", "str"), opt("base", "str"), opt("top-node", "str"), opt("top", "str"),
+                             opt("backing-file", "str"), opt("speed", "int"), opt("on-error", ON_ERROR),
+                             opt("filter-node-name", "str"), *_AUTO)),
+    Command("block-job-cancel", (req("device", "str"), opt("force", "bool"))),
+    Command("block-job-pause", (req("device", "str"),)),
+    Command("block-job-resume", (req("device", "str"),)),
+    Command("block-job-set-speed", (req("device", "str"), req("speed", "int"))),
+    Command("block-job-complete", (req("device", "str"),)),
+    Command("block-job-finalize", (req("id", "str"),)),
+    Command("block-job-dismiss", (req("id", "str"),)),
+    Command("query-block-jobs"),
+    Command("change-backing-file", (req("device", "str"), req("image-node-name", "str"), req("backing-file", "str"))),
+    Command("blockdev-del", (req("node-name", "str"),)),
+    Command("block_resize", (opt("device", "str"), opt("node-name", "str"), req("size", "int"))),
+    Command("blockdev-snapshot-sync", (opt("device", "str"), opt("node-name", "str"), req("snapshot-file", "str"),
+                                       opt("snapshot-node-name", "str"), opt("format", "str"), opt("mode", MODE))),
+    Command("blockdev-snapshot", (req("node", "str"), req("overlay", "str"))),
+    Command("blockdev-mirror", (*_JOB, req("target", "str"), opt("replaces", "str"), req("sync", SYNC),
+                                opt("speed", "int"), opt("granularity", "int"), opt("buf-size", "int"),
+                                opt("on-source-error", ON_ERROR), opt("on-target-error", ON_ERROR),
+                                opt("filter-node-name", "str"), opt("copy-mode", COPY_MODE), *_AUTO)),
+    Command("drive-mirror", (*_JOB, req("target", "str"), opt("format", "str"), opt("node-name", "str"),
+                             opt("replaces", "str"), req("sync", SYNC), opt("mode", MODE), opt("speed", "int"),
+                             opt("granularity", "int"), opt("buf-size", "int"), opt("on-source-error", ON_ERROR),
+                             opt("on-target-error", ON_ERROR), opt("unmap", "bool"), opt("copy-mode", COPY_MODE), *_AUTO)),
+    Command("blockdev-snapshot-internal-sync", (req("device", "str"), req("name", "str"))),
+    Command("blockdev-backup", _BACKUP),
+    Command("drive-backup", (*_BACKUP, opt("format", "str"), opt("mode", MODE))),
 )
 
 
@@ -107,22 +155,9 @@ DEVICE_NOT_FOUND = "DeviceNotFound"
 ROOT_CHECKED = frozenset({"blockdev-mirror", "drive-mirror", "blockdev-snapshot-internal-sync"})
 
 
-def _qapi_strings(args: Mapping[str, Any], names: tuple[str, ...]) -> A.Answer | None:
-    """QAPI's input visitor on a command whose arguments are all required
-    strings: each member in its order, missing or of the wrong type, then
-    any argument left over (FACTS §8).  With several left over QEMU names
-    one in its hash table's order, which the model does not know."""
-    for name in names:
-        if name not in args:
-            return A.missing_argument(name)
-        if not isinstance(args[name], str):
-            return A.error(f"Invalid parameter type for '{name}', expected: string")
-    extra = [key for key in args if key not in names]
-    if len(extra) == 1:
-        return A.error(f"Parameter '{extra[0]}' is unexpected")
-    if extra:
-        return A.model_limit("QEMU names one of several unexpected arguments, in an order the model does not know")
-    return None
+def _unknown_command(name: str) -> A.Answer:
+    """QEMU 7.2 has many commands the profile does not list; which exist is not modelled."""
+    return _not_modelled(f"the command {name}")
 
 
 class Executor72:
@@ -150,10 +185,24 @@ class Executor72:
 
     # -- dispatch ------------------------------------------------------------------
     def execute(self, state: tuple, line: Mapping[str, Any]) -> tuple[A.Answer, tuple]:
-        """QEMU's answer to one script line and the state after it."""
+        """QEMU's answer to a script line from outside (a replay) and the state
+        after it: the line passes :mod:`.qmp_schema` first, so a refused line
+        keeps the state and a line that is not a script line raises
+        :class:`.qmp_schema.ScriptError`."""
+        if "execute" in line:
+            refusal = check_command(line, SCHEMA, "qemu-7.2", _unknown_command)
+            if refusal:
+                return refusal, state
+        else:
+            check_step(line, STEPS, self.rules.scenario.device, self.rules.chunks)
+        return self.run(state, line)
+
+    def run(self, state: tuple, line: Mapping[str, Any]) -> tuple[A.Answer, tuple]:
+        """QEMU's answer to a line the model wrote itself (its actions, its
+        properties' probes), whose arguments have their types by construction."""
         if "execute" not in line:
             return self._step(state, line)
-        name, args = line["execute"], dict(line.get("arguments") or {})
+        name, args = line["execute"], dict(line.get("arguments", {}))
         if name == "block-stream":
             return self._stream(state, args)
         if name in JOB_VERBS:
@@ -167,10 +216,10 @@ class Executor72:
     def _step(self, state: tuple, line: Mapping[str, Any]) -> tuple[A.Answer, tuple]:
         rules, step = self.rules, line.get("step")
         if step == "guest-write":
-            return rules.guest_write(state, int(line.get("chunk", 0)))
-        job = rules.job_by_id(state, line.get("job"))
-        if step != "job-copy" or job is None or ("job-copy", job[J_TOP]) not in set(rules.job_steps(state)):
-            return A.model_limit(f"step {step} of job {line.get('job')!r} is not enabled in this state"), state
+            return rules.guest_write(state, line["chunk"])
+        job = rules.job_by_id(state, line["job"])
+        if job is None or ("job-copy", job[J_TOP]) not in set(rules.job_steps(state)):
+            return A.model_limit(f"step {step} of job '{line['job']}' is not enabled in this state"), state
         return A.OK, rules.job_step(state, ("job-copy", job[J_TOP]))
 
     # -- block-stream, in QEMU 7.2's order of checks (§2.2 v8.2, FACTS §2) -----------
@@ -206,7 +255,7 @@ class Executor72:
         if "backing-file" in args and base == NONE:
             return A.error("backing file specified, but streaming the entire chain"), state
         job_id = args.get("job-id", "")
-        if not isinstance(job_id, str) or not _ID.match(job_id):
+        if not _ID.match(job_id):
             return A.error(f"Invalid job ID '{job_id}'"), state
         if rules.job_by_id(state, job_id) is not None:
             return A.error(f"Job ID '{job_id}' already in use"), state
@@ -228,13 +277,13 @@ class Executor72:
             return A.error(f"Block job '{job_id}' not found", A.DEVICE_NOT_ACTIVE), state
         top = job[J_TOP]
         if name == "block-job-cancel":
-            return rules.cancel(state, top, bool(args.get("force", False)))
+            return rules.cancel(state, top, args.get("force", False))
         if name == "block-job-pause":
             return rules.pause(state, top)
         if name == "block-job-resume":
             return rules.resume(state, top)
         if name == "block-job-set-speed":
-            return rules.set_speed(state, top, int(args.get("speed", 0)))
+            return rules.set_speed(state, top, args["speed"])
         if name == "block-job-complete":
             return rules.complete(state, top)
         if name == "block-job-finalize":
@@ -309,8 +358,8 @@ class Executor72:
         return self._backing_blocker(state, label)
 
     def _change_backing_file(self, state: tuple, args: dict[str, Any]) -> tuple[A.Answer, tuple]:
-        """qmp_change_backing_file in QEMU 7.2's order (FACTS §8): QAPI's
-        checks of the three arguments; ``device`` through qmp_get_root_bs
+        """qmp_change_backing_file in QEMU 7.2's order (FACTS §8), after QAPI's
+        checks of the three arguments (:mod:`.qmp_schema`): ``device`` through qmp_get_root_bs
         (unknown, then not a root: a job's node never is, FACTS §9);
         ``image-node-name`` unknown; an image whose chain ends at itself
         (bdrv_find_base); the CHANGE op blocker of ``device`` only, which no
@@ -324,9 +373,6 @@ class Executor72:
         ``""`` removes the backing string (NONE); any other string is OTHER.
         """
         rules = self.rules
-        refusal = _qapi_strings(args, ("device", "image-node-name", "backing-file"))
-        if refusal:
-            return refusal, state
         device, image = args["device"], args["image-node-name"]
         root = self.label(state, device)
         if root is None:

@@ -247,7 +247,7 @@ def block_properties(model: BlockModel) -> list[Property]:
         owners = {j[J_OWNER] for j in state[JOBS]}
         for node in in_chain(state[BACKING], root) | owners:
             line = {"execute": "block-job-set-speed", "arguments": {"device": expected_device(node), "speed": 0}}
-            if executor.execute(state, line)[0].ok != (node in owners):
+            if executor.run(state, line)[0].ok != (node in owners):
                 return False
         return True
 

@@ -25,7 +25,8 @@ from blockcheck.checker.registry import Build, UsageError
 from blockcheck.checker.api import Model
 from blockcheck.checker.property import Property
 from blockcheck.model.answers import Answer
-from blockcheck.model.commands import COMMANDS, JOB_STEPS, Executor, ScriptError, parse_script
+from blockcheck.model.commands import COMMANDS, JOB_STEPS, Executor, parse_script
+from blockcheck.model.qmp_schema import ScriptError, decode_script
 from blockcheck.model.qemu72_model import Qemu72Model
 from blockcheck.model.qemu72_script import Executor72
 from blockcheck.model.profiles import PROFILES, make_model
@@ -152,18 +153,24 @@ class QemuBlockPlugin:
 
 
 def run_replay(args: argparse.Namespace, plugin: QemuBlockPlugin) -> int:
+    """Each line's answer as QEMU would give it; a line QEMU would refuse is
+    answered and the replay goes on, a line that is not a script line is one
+    sentence and exit 151 (:mod:`blockcheck.model.qmp_schema`)."""
     scenario = scenario_from_args(args)
     try:
-        text = sys.stdin.read() if str(args.script) == "-" else args.script.read_text()
+        data = sys.stdin.buffer.read() if str(args.script) == "-" else args.script.read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read the script {args.script} ({exc.strerror}); give a readable file") from None
     model, _ = build_model(scenario)
     execute = _executor(model)
     state = model.init_states()[0]
     try:
-        lines = parse_script(text)
-        for number, line in enumerate(lines, start=1):
-            answer, state = execute(state, line)
+        lines = parse_script(decode_script(data))
+        for number, (line_number, line) in enumerate(lines, start=1):
+            try:
+                answer, state = execute(state, line)
+            except ScriptError as exc:
+                raise ScriptError(f"line {line_number}: {exc}") from None
             _print_replay_step(args.json, number, line, answer.to_json(), model.format_state(state))
     except ScriptError as exc:
         raise UsageError(f"{args.script}: {exc}") from None
@@ -178,11 +185,12 @@ def _executor(model: Model) -> Callable[[tuple, dict], tuple[Answer, tuple]]:
 
 
 def _print_replay_step(as_json: bool, number: int, line: dict, answer: dict, chain: str) -> None:
+    """Strict JSON only (``allow_nan=False``): the lines were checked on the way in."""
     if as_json:
-        print(json.dumps({"step": number, "line": line, "answer": answer, "chain": chain}, sort_keys=True))
+        print(json.dumps({"step": number, "line": line, "answer": answer, "chain": chain}, sort_keys=True, allow_nan=False))
         return
-    print(f"{number:>3} -> {json.dumps(line, sort_keys=True)}")
-    print(f"    <- {json.dumps(answer, sort_keys=True)}")
+    print(f"{number:>3} -> {json.dumps(line, sort_keys=True, allow_nan=False)}")
+    print(f"    <- {json.dumps(answer, sort_keys=True, allow_nan=False)}")
     print(f"       {chain}")
 
 

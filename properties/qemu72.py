@@ -112,10 +112,10 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
             for node in held(job):
                 for command, arg in REFUSED_ON_JOB_NODES:
                     line = {"execute": command, "arguments": {arg: names[node]}}
-                    if executor.execute(state, line)[0].ok:
+                    if executor.run(state, line)[0].ok:
                         return False
                 for make in header_lines:
-                    if executor.execute(budget, make(node))[0].ok:
+                    if executor.run(budget, make(node))[0].ok:
                         return False
         return True
 
@@ -204,10 +204,10 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
             return False
         for job in state[JOBS]:
             by_id = {"execute": "block-job-set-speed", "arguments": {"device": job_id(job[J_TOP]), "speed": 0}}
-            if executor.execute(state, by_id)[0].ok != (job[J_STATUS] in SET_SPEED_OK):
+            if executor.run(state, by_id)[0].ok != (job[J_STATUS] in SET_SPEED_OK):
                 return False
             by_node = {"execute": "block-job-set-speed", "arguments": {"device": names[job[J_TOP]], "speed": 0}}
-            if executor.execute(state, by_node)[0].ok:
+            if executor.run(state, by_node)[0].ok:
                 return False
         return True
 

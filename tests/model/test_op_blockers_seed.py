@@ -114,11 +114,11 @@ def test_block_resize_row(lines: list[dict], expected: dict) -> None:
 
 # -- blockdev-snapshot-sync (§2.5), drive-mirror (§2.8), block-commit (§2.2) ------------
 OTHER_ROWS = [
-    pytest.param([STREAM_D, cmd("blockdev-snapshot-sync", **{"node-name": "C"})], err(f"Node 'C' is busy: {BUSY_STREAM}"), id="snapshot-held"),
-    pytest.param([STREAM_D, cmd("blockdev-snapshot-sync", **{"node-name": "B"})], err("Node 'B' is busy: node is used as backing hd of 'C'"), id="snapshot-base"),
-    pytest.param([STREAM_E, cmd("blockdev-snapshot-sync", device="drive0")], err(f"Node 'drive0' is busy: {BUSY_STREAM}"), id="snapshot-root-held"),
-    pytest.param([STREAM_D, cmd("drive-mirror", device="C")], err("Need a root block node"), id="mirror-inner"),
-    pytest.param([STREAM_E, cmd("drive-mirror", device="drive0")], err(f"Node 'drive0' is busy: {BUSY_STREAM}"), id="mirror-root-held"),
+    pytest.param([STREAM_D, cmd("blockdev-snapshot-sync", **{"node-name": "C", "snapshot-file": "S.qcow2"})], err(f"Node 'C' is busy: {BUSY_STREAM}"), id="snapshot-held"),
+    pytest.param([STREAM_D, cmd("blockdev-snapshot-sync", **{"node-name": "B", "snapshot-file": "S.qcow2"})], err("Node 'B' is busy: node is used as backing hd of 'C'"), id="snapshot-base"),
+    pytest.param([STREAM_E, cmd("blockdev-snapshot-sync", device="drive0", **{"snapshot-file": "S.qcow2"})], err(f"Node 'drive0' is busy: {BUSY_STREAM}"), id="snapshot-root-held"),
+    pytest.param([STREAM_D, cmd("drive-mirror", device="C", target="T.qcow2", sync="full")], err("Need a root block node"), id="mirror-inner"),
+    pytest.param([STREAM_E, cmd("drive-mirror", device="drive0", target="T.qcow2", sync="full")], err(f"Node 'drive0' is busy: {BUSY_STREAM}"), id="mirror-root-held"),
     pytest.param([cmd("block-commit", device="D", top="C", base="A")], err("Need a root block node"), id="commit-device-not-root"),
     pytest.param([cmd("block-commit", device="nope", top="C", base="A")], err("Device 'nope' not found", "DeviceNotFound"), id="commit-device-unknown"),
     pytest.param([STREAM_D, cmd("block-stream", device="C", base="A")], err(f"Node 'C' is busy: {BUSY_STREAM}"), id="stream-walk"),

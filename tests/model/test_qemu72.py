@@ -232,8 +232,8 @@ def test_job_held_nodes_are_not_roots(model):
     finalized = [stream("D", "B"), verb("finalize", "D")]
     on_c = [cbf("C", "C"), cbf("@filter:stream-D", "C"),
             {"execute": "block-commit", "arguments": {"device": "C", "base-node": "A", "job-id": "c"}},
-            {"execute": "blockdev-mirror", "arguments": {"device": "@filter:stream-D", "target": "T"}},
-            {"execute": "drive-mirror", "arguments": {"device": "C", "target": "M.qcow2"}}]
+            {"execute": "blockdev-mirror", "arguments": {"device": "@filter:stream-D", "target": "T", "sync": "full"}},
+            {"execute": "drive-mirror", "arguments": {"device": "C", "target": "M.qcow2", "sync": "full"}}]
     answers, state = run(model, *finalized, *on_c, cbf("E", "C"),
                          {"execute": "blockdev-del", "arguments": {"node-name": "@filter:stream-D"}})
     assert answers[2:] == [NEED_ROOT] * len(on_c) + [
@@ -261,12 +261,12 @@ def test_backing_blocker_of_the_base_for_snapshots_and_del(model):
                      {"execute": "blockdev-snapshot", "arguments": {"node": "B", "overlay": "T"}},
                      {"execute": "blockdev-snapshot-sync", "arguments": {"node-name": "B", "snapshot-file": "S.qcow2"}},
                      {"execute": "blockdev-del", "arguments": {"node-name": "B"}},
-                     {"execute": "drive-backup", "arguments": {"device": "C", "target": "b.qcow2"}},
+                     {"execute": "drive-backup", "arguments": {"device": "C", "target": "b.qcow2", "sync": "full"}},
                      {"execute": "block-commit", "arguments": {"device": "nope", "job-id": "c"}})
     used = err("Node 'B' is busy: node is used as backing hd of 'C'")
     assert answers[1:] == [used, used, used, err(f"Node 'C' is busy: {BUSY}"),
                            err("Device 'nope' not found", "DeviceNotFound")]
-    backup_b = {"execute": "blockdev-backup", "arguments": {"device": "B", "target": "T"}}
+    backup_b = {"execute": "blockdev-backup", "arguments": {"device": "B", "target": "T", "sync": "full"}}
     assert run(model, stream("D", "B"), backup_b)[0][1]["error"]["class"] == MODEL_LIMIT
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from blockcheck.model.block_model import BlockModel
-from blockcheck.model.commands import Executor, ScriptError, parse_script
+from blockcheck.model.commands import Executor, parse_script
+from blockcheck.model.qmp_schema import ScriptError
 from blockcheck.model.scenario import Scenario, ScenarioError
 from blockcheck.model.state import BACKING, BLOCKERS, DATA, JOBS, between, chain_below, has_cycle, in_chain, view
 
@@ -143,8 +144,9 @@ def test_query_block_jobs_searches_the_whole_tree():
 
 def test_guarded_operations_blocked_by_job_or_backing_link():
     """blockdev-snapshot-sync checks EXTERNAL_SNAPSHOT on the node it is given (docs/op-blockers.md §2.5)."""
-    snap = lambda node: cmd("blockdev-snapshot-sync", **{"node-name": node})  # noqa: E731
-    lines = [cmd("block-stream", device="D", base="B"), snap("C"), snap("B"), cmd("blockdev-snapshot-sync", device="drive0")]
+    snap = lambda node: cmd("blockdev-snapshot-sync", **{"node-name": node, "snapshot-file": "S.qcow2"})  # noqa: E731
+    lines = [cmd("block-stream", device="D", base="B"), snap("C"), snap("B"),
+             cmd("blockdev-snapshot-sync", device="drive0", **{"snapshot-file": "S.qcow2"})]
     answers, _, _ = run(lines)
     assert answers[1]["error"]["desc"] == f"Node 'C' is busy: {BUSY_STREAM}"
     # B is the job's base: no job blocker, but it backs C, so the backing blocker refuses the snapshot (§2.3).

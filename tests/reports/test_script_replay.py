@@ -12,7 +12,7 @@ def replay(run, violation):
     executor = Executor(run.model.rules)
     state = run.model.init_states()[0]
     states = [state]
-    for line in parse_script(text):
+    for _, line in parse_script(text):
         answer, state = executor.execute(state, line)
         assert answer.ok, f"{line} refused: {answer}"
         states.append(state)
