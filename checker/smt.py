@@ -278,7 +278,7 @@ class Row:
 
 def render_rows(rows: Sequence[Row], title: str, out: IO[str] | None = None) -> None:
     """The proof table, then the details (counterexamples) of the rows that have any."""
-    from rich.console import Console
+    from .console import Console
     from rich.table import Table
 
     import sys
