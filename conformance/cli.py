@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from blockcheck.checker.exitcodes import ExitCode
+from blockcheck.checker.result import StopReason
 from blockcheck.checker.search import explore
 from blockcheck.model.qemu72_model import Qemu72Model
 from blockcheck.model.scenario import Scenario
@@ -54,6 +55,8 @@ def random_walk(model: Qemu72Model, rng: random.Random, steps: int) -> list[dict
 def counterexamples(model: Qemu72Model) -> list[tuple[str, list[dict[str, Any]]]]:
     """(property name, script) for every property the checker finds violated."""
     result = explore(model, qemu72_properties(model), stop_at_first=False, quiet=True)
+    if result.stop is StopReason.INTERRUPTED:
+        raise KeyboardInterrupt  # the search ate Ctrl-C/SIGTERM; replaying on must not follow
     out = []
     for prop in result.violations:
         if prop.trace is not None:
