@@ -132,9 +132,16 @@ def test_check_ends_on_a_signal_without_a_traceback(tmp_path, sig, after):
 
 
 @pytest.mark.parametrize(
-    "argv", [["replay", "-"], ["mutants", "-q"], ["prove"]], ids=["replay", "mutants", "prove"]
+    ("argv", "after"), [(["replay", "-"], 3.0), (["mutants", "-q"], 3.0), (["prove"], 8.0)], ids=["replay", "mutants", "prove"]
 )
-def test_every_command_ends_on_sigterm_with_143(tmp_path, argv):
-    done = signalled(argv, signal.SIGTERM, 3.0, tmp_path)
+def test_every_command_ends_on_sigterm_with_143(tmp_path, argv, after):
+    done = signalled(argv, signal.SIGTERM, after, tmp_path)
     assert done.returncode == ExitCode.TERMINATED, done.stderr
     assert one_sentence(done.stderr) == "blockcheck: terminated (SIGTERM)"
+
+
+def test_ctrl_c_during_the_proofs_ends_prove_with_130(tmp_path):
+    """z3 took SIGINT for itself (answering unknown) and prove went on."""
+    done = signalled(["prove"], signal.SIGINT, 8.0, tmp_path)
+    assert done.returncode == ExitCode.INTERRUPTED, done.stderr
+    assert one_sentence(done.stderr) == "blockcheck: interrupted"
