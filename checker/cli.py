@@ -4,7 +4,8 @@
 configuration options and subcommands (the QEMU model adds ``replay``,
 ``mutants``, ``prove`` and ``conform``).  Every failure ends here as one
 sentence and a code from :mod:`.exitcodes`, never a traceback (set
-``BLOCKCHECK_DEBUG=1`` to see one).
+``BLOCKCHECK_DEBUG=1`` to see one); :func:`main` is the one place that
+maps errors, signals and a closed pipe to exit codes.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import exitcodes, registry
+from . import exitcodes, registry, signals
 from .api import ModelDefinitionError
 from .config import apply_config, find_config, read_config
 from .exitcodes import ExitCode
@@ -28,11 +29,11 @@ from .search import explore
 # -> reports -> exit code), so it is the one engine module that imports the
 # reports room; nothing in the search path does.
 from blockcheck.reports import FORMATS, result_to_json, write_reports  # noqa: E402
+from blockcheck.reports.files import prepare_dir, prepare_file, write_atomic  # noqa: E402
 from blockcheck.reports.state_graph import graph_to_dot  # noqa: E402
 from blockcheck.reports.table import print_summary  # noqa: E402
 
 DEFAULT_REPORT_DIR = "blockcheck-report"
-
 
 
 class _Parser(argparse.ArgumentParser):
@@ -126,6 +127,13 @@ def checked_properties(build: registry.Build, args: argparse.Namespace) -> tuple
 def run_check(args: argparse.Namespace, plugin: registry.Plugin) -> int:
     build = plugin.build(args)
     props, expected = checked_properties(build, args)
+    if args.report is None and args.format:
+        args.report = Path(DEFAULT_REPORT_DIR)
+    if args.report is not None:
+        try:
+            prepare_dir(args.report)
+        except OSError as exc:
+            raise UsageError(_cannot_write("the reports to", args.report, exc, "give a writable directory")) from None
     result = explore(
         build.model,
         props,
@@ -141,14 +149,17 @@ def run_check(args: argparse.Namespace, plugin: registry.Plugin) -> int:
     else:
         print(build.description)
         print_summary(result)
-    if args.report is None and args.format:
-        args.report = Path(DEFAULT_REPORT_DIR)
     if args.report is not None:
         formats = tuple(args.format) or ("markdown", "itf", "script", "summary")
         try:
             written = write_reports(result, build.model, args.report, formats, deterministic=True)
         except (ValueError, KeyError) as exc:
             raise UsageError(str(exc.args[0] if exc.args else exc)) from None
+        except OSError as exc:
+            raise UsageError(
+                _cannot_write("the reports to", args.report, exc, "give a writable directory")
+                + f" (the verdict above stands: exit code {int(result.exit_code)})"
+            ) from None
         if not args.json:
             print(f"reports: {len(written)} file(s) in {args.report}")
     return int(result.exit_code)
@@ -160,6 +171,11 @@ def run_graph(args: argparse.Namespace, plugin: registry.Plugin) -> int:
         props = select(build.properties, args.property) if args.property else []
     except KeyError as exc:
         raise UsageError(exc.args[0]) from None
+    if args.output is not None:
+        try:
+            prepare_file(args.output)
+        except OSError as exc:
+            raise UsageError(_cannot_write("the graph to", args.output, exc, "give a writable file name")) from None
     result = explore(build.model, props, max_states=args.max_nodes + 1, keep_graph=True, stop_at_first=False, quiet=True)
     if not result.complete and result.stats.distinct > args.max_nodes:
         raise UsageError(
@@ -173,11 +189,18 @@ def run_graph(args: argparse.Namespace, plugin: registry.Plugin) -> int:
     dot = graph_to_dot(result.graph, build.model, path)
     if args.output is None:
         sys.stdout.write(dot)
-    elif args.output.suffix == ".svg":
-        args.output.write_bytes(_render_svg(dot))
-    else:
-        args.output.write_text(dot)
+        return int(result.exit_code)
+    try:
+        write_atomic(args.output, _render_svg(dot) if args.output.suffix == ".svg" else dot)
+    except OSError as exc:
+        raise UsageError(_cannot_write("the graph to", args.output, exc, "give a writable file name")) from None
     return int(result.exit_code)
+
+
+def _cannot_write(what: str, path: Path, exc: OSError, advice: str) -> str:
+    """One sentence for a report or graph the disk refused."""
+    reason = "it exists and is not a directory" if isinstance(exc, FileExistsError) else (exc.strerror or str(exc)).lower()
+    return f"cannot write {what} {path}: {reason}; {advice}"
 
 
 def _render_svg(dot: str) -> bytes:
@@ -239,15 +262,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if config:
             apply_config(commands, args.command, settings, config[0])
             args = parser.parse_args(argv)
-        return args.handler(args, plugin)
+        code = args.handler(args, plugin)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return int(signals.interrupted_code()) if code == ExitCode.INTERRUPTED else code
     except UsageError as exc:
         return _fail(ExitCode.USAGE_ERROR, str(exc))
     except ModelDefinitionError as exc:
         return _fail(ExitCode.MODEL_ERROR, f"model definition error: {exc}")
     except KeyboardInterrupt:
-        return _fail(ExitCode.INTERRUPTED, "interrupted")
+        return _fail(signals.interrupted_code(), signals.interrupted_message())
     except BrokenPipeError:
-        return 0
+        return _pipe_closed()
     except Exception as exc:  # the last line of defence: no traceback for users
         if debug:
             raise
@@ -256,6 +281,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"internal error ({type(exc).__name__}: {exc}); this is a bug in blockcheck, "
             "run again with BLOCKCHECK_DEBUG=1 and report the traceback",
         )
+
+
+def _pipe_closed() -> int:
+    """The reader of stdout went away (``| head``): drop the rest quietly, as Unix tools do.
+
+    stdout is pointed at /dev/null so that Python's flush at exit does not
+    fail a second time with a message of its own.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return int(ExitCode.PIPE_CLOSED)
 
 
 def _fail(code: ExitCode, message: str) -> int:

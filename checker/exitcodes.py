@@ -10,6 +10,11 @@ entry) is 13, as a failed proof is: in both the run was asked to confirm a
 claim about the model and the claim is false.  TLC knows no such outcome,
 and a number of our own would read as something else to a TLC script,
 while every script already fails on 13.
+
+A signal ends a run with 128 plus its number, as a shell reports a program
+the signal killed: 130 for SIGINT (as TLC), 143 for SIGTERM, 141 for a
+closed pipe (SIGPIPE) -- but only after the run has cleaned up, which the
+default actions would not have let it do.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ class ExitCode(enum.IntEnum):
     LIVENESS = 13
     VACUOUS = 77
     INTERRUPTED = 130
+    PIPE_CLOSED = 141
+    TERMINATED = 143
     MODEL_ERROR = 150
     USAGE_ERROR = 151
     BOUND = 152
@@ -44,7 +51,9 @@ TABLE: dict[ExitCode, str] = {
     ExitCode.INVARIANT: "an invariant (always) is violated",
     ExitCode.LIVENESS: "a transition property or a liveness property (leads_to, eventually) is violated, a proof failed, or an expected violation did not occur",
     ExitCode.VACUOUS: "nothing was violated, but a property's witness was never reached: the pass is vacuous (mutants: a variant went uncaught or a property caught none)",
-    ExitCode.INTERRUPTED: "interrupted (Ctrl-C); partial statistics were printed",
+    ExitCode.INTERRUPTED: "interrupted (Ctrl-C, SIGINT): check prints the partial statistics; no temporary file or QEMU process is left",
+    ExitCode.PIPE_CLOSED: "standard output was closed early (e.g. piped into head); the rest of the output was dropped, quietly",
+    ExitCode.TERMINATED: "terminated (SIGTERM, what CI runners send on cancel); otherwise as 130",
     ExitCode.MODEL_ERROR: "the model or a property is defined wrongly",
     ExitCode.USAGE_ERROR: "bad command line, configuration or input file",
     ExitCode.BOUND: "a bound (max states, max depth) was hit before the search finished: nothing is proved",
@@ -58,7 +67,9 @@ _PRECEDENCE = [
     ExitCode.INVARIANT,
     ExitCode.LIVENESS,
     ExitCode.DEADLOCK,
+    ExitCode.TERMINATED,
     ExitCode.INTERRUPTED,
+    ExitCode.PIPE_CLOSED,
     ExitCode.BOUND,
     ExitCode.VACUOUS,
     ExitCode.OK,

@@ -13,14 +13,56 @@ because its state need not be reachable.
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import os
+import signal
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
 import z3
 
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """Let Ctrl-C and SIGTERM stop a z3 call at once, not when it returns.
+
+    Python runs signal handlers between bytecodes, so while z3 works in C
+    for minutes a SIGTERM waits for it; and z3's own SIGINT handler takes
+    Ctrl-C for itself, answers ``unknown`` and the run goes on.  So z3 is
+    told to leave SIGINT alone (from here on), and inside this block either
+    signal wakes a watcher thread
+    (through Python's wakeup fd) that interrupts z3; the call returns, and
+    the program's handler raises as usual.
+    """
+    z3.set_param("ctrl_c", False)
+    read, write = os.pipe()
+    os.set_blocking(write, False)
+    try:
+        previous = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    except ValueError:  # not the main thread: signals wait for z3 as before
+        os.close(read)
+        os.close(write)
+        yield
+        return
+
+    def watch() -> None:
+        while os.read(read, 64):
+            z3.main_ctx().interrupt()
+
+    watcher = threading.Thread(target=watch, name="z3-interrupt", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(previous)
+        os.close(write)  # the watcher reads end-of-file and ends
+        watcher.join(timeout=5)
+        os.close(read)
 
 class Status(enum.Enum):
     PROVED = "proved"
@@ -278,7 +320,7 @@ class Row:
 
 def render_rows(rows: Sequence[Row], title: str, out: IO[str] | None = None) -> None:
     """The proof table, then the details (counterexamples) of the rows that have any."""
-    from rich.console import Console
+    from .console import Console
     from rich.table import Table
 
     import sys

@@ -12,17 +12,24 @@ Exit codes: 0 when QEMU and the model agree on every step of every trace;
 13 when they disagree anywhere (each disagreement is written as a Markdown
 report, both sides step by step, into ``out_dir``).  ``blockcheck conform``
 refuses to start (exit 151, with the install command) when QEMU is missing.
+
+A daemon that dies or hangs during a trace (a crash, a signal, no answer
+within ``command_timeout``) is a finding too, so 13 as well: the run stops
+there, says in one sentence on stderr which trace and step and how, keeps
+the traces already compared in its count and writes that trace's report.
 """
 
 from __future__ import annotations
 
 import random
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from blockcheck.checker.exitcodes import ExitCode
+from blockcheck.checker.result import StopReason
 from blockcheck.checker.search import explore
 from blockcheck.model.qemu72_model import Qemu72Model
 from blockcheck.model.scenario import Scenario
@@ -54,6 +61,8 @@ def random_walk(model: Qemu72Model, rng: random.Random, steps: int) -> list[dict
 def counterexamples(model: Qemu72Model) -> list[tuple[str, list[dict[str, Any]]]]:
     """(property name, script) for every property the checker finds violated."""
     result = explore(model, qemu72_properties(model), stop_at_first=False, quiet=True)
+    if result.stop is StopReason.INTERRUPTED:
+        raise KeyboardInterrupt  # the search ate Ctrl-C/SIGTERM; replaying on must not follow
     out = []
     for prop in result.violations:
         if prop.trace is not None:
@@ -69,11 +78,13 @@ def run_conform(
     steps: int = 12,
     scenario: Scenario | None = None,
     with_counterexamples: bool = True,
+    command_timeout: float = 30.0,
     echo: Callable[[str], None] = print,
 ) -> int:
     """Replay ``n_traces`` random walks (and the counterexamples) on QEMU.
 
-    Returns the exit code: 0 full agreement, 13 any disagreement, 151 no QEMU.
+    Returns the exit code: 0 full agreement, 13 any disagreement or a QEMU
+    that died or hung, 151 no QEMU.
     """
     missing = missing_binaries()
     if missing:
@@ -83,12 +94,15 @@ def run_conform(
     traces = [(f"walk-{i}", random_walk(model, random.Random(f"{seed}:{i}"), steps)) for i in range(n_traces)]
     if with_counterexamples:
         traces += [(f"counterexample-{name}", lines) for name, lines in counterexamples(model)]
-    replayer = Replayer(model)
+    replayer = Replayer(model, command_timeout=command_timeout)
     started = time.perf_counter()
     bad: list[tuple[str, ReplayReport]] = []
     compared = drains = 0
+    replayed = 0
+    failure = None
     for name, lines in traces:
         report = replayer.run(lines)
+        replayed += 1
         compared += sum(1 for s in report.steps if s.outcome == "compared")
         drains += sum(len(s.drain_steps) for s in report.steps)
         if not report.agrees:
@@ -97,9 +111,15 @@ def run_conform(
             if out_dir is not None:
                 out_dir.mkdir(parents=True, exist_ok=True)
                 (out_dir / f"{name}.md").write_text(report.to_markdown(f"{name} (seed {seed})"))
+        if report.qemu_failure is not None:
+            failure = report.failure_sentence(name)
+            break
     seconds = time.perf_counter() - started
     echo(
-        f"conform: {len(traces) - len(bad)}/{len(traces)} traces agree "
+        f"conform: {replayed - len(bad)}/{len(traces)} traces agree "
         f"({compared} steps compared, {drains} drain steps followed) in {seconds:.1f} s"
+        + (f"; stopped after {replayed}: QEMU failed" if failure else "")
     )
+    if failure:
+        print(f"blockcheck: {failure}", file=sys.stderr)
     return DISAGREE if bad else 0

@@ -15,7 +15,16 @@ context manager that
 5. ``blockdev-add``s the chain so that every layer's qcow2 node is called by
    the caller's name (its protocol node is ``<name>-file``);
 6. on exit -- normal, exception or ``KeyboardInterrupt`` -- disconnects, kills
-   the daemon's process group and removes the directory.
+   the daemon's process group and removes the directory, to the end even if
+   another Ctrl-C or SIGTERM comes meanwhile.
+
+A daemon that dies or stops answering is :class:`DaemonGone`, a sentence
+saying how (``died (signal 9)``, ``is stopped``, ``did not answer ... within
+30 s``) with the end of its log, never the QMP library's internals.  While
+the harness waits for QEMU, SIGINT and SIGTERM do not raise inside the event
+loop (where a KeyboardInterrupt tears the QMP client's state and ends in
+asyncio tracebacks): they cancel the wait, and the program's own handler
+gets the signal once the loop has stopped.
 
 Units.  The model's "cluster" is one *stream chunk*: QEMU 7.2's stream job
 works in chunks of at most 512 KiB (``STREAM_CHUNK`` in ``block/stream.c``),
@@ -62,7 +71,9 @@ is concluded but not dismissed; :meth:`QemuChain.nodes` refuses then, and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -71,8 +82,12 @@ import subprocess
 import tempfile
 import time
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
+
+# The QMP library logs its own view of a lost connection; the harness says
+# what happened in one sentence instead (DaemonGone).
+logging.getLogger("qemu.qmp").addHandler(logging.NullHandler())
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -104,6 +119,19 @@ _AUTO_NODE = re.compile(r"#block\d+")
 
 class HarnessError(RuntimeError):
     """The harness could not do what was asked (not a QMP error answer)."""
+
+
+class DaemonGone(HarnessError):
+    """qemu-storage-daemon died, stopped or stopped answering: nothing more can be compared.
+
+    ``reason`` is the short form (``died (signal 9)``), ``log`` the end of the
+    daemon's output; ``str()`` is both, as one sentence.
+    """
+
+    def __init__(self, reason: str, log: str) -> None:
+        super().__init__(f"qemu-storage-daemon {reason}; its log: {log or '(empty)'}")
+        self.reason = reason
+        self.log = log
 
 
 def missing_binaries() -> list[str]:
@@ -175,8 +203,11 @@ def expected_view(chain: Sequence[str], alloc: Mapping[str, Mapping[int, int]],
 
 
 def _run(args: Sequence[str], cwd: str | None = None, timeout: float = 60) -> str:
-    res = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True,
-                         timeout=timeout, stdin=subprocess.DEVNULL)
+    try:
+        res = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True,
+                             timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise HarnessError(f"{args[0]} did not finish within {timeout:g} s") from None
     if res.returncode != 0:
         raise HarnessError(f"{' '.join(args)} failed ({res.returncode}): "
                            f"{res.stderr.strip() or res.stdout.strip()}")
@@ -191,6 +222,7 @@ def _kill_group(proc: subprocess.Popen | None, grace: float = 3.0) -> None:
         for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
             try:
                 os.killpg(proc.pid, sig)
+                os.killpg(proc.pid, signal.SIGCONT)  # a stopped daemon acts on SIGTERM only once continued
             except ProcessLookupError:
                 break
             try:
@@ -202,6 +234,52 @@ def _kill_group(proc: subprocess.Popen | None, grace: float = 3.0) -> None:
         proc.wait(timeout=5)
     except subprocess.TimeoutExpired:
         pass
+
+
+def _to_the_end(step: Callable[[], None]) -> KeyboardInterrupt | None:
+    """Run an idempotent cleanup step until it completes, however many
+    Ctrl-C/SIGTERM arrive meanwhile; return the (last) interrupt, for the
+    caller to raise once everything is cleaned up."""
+    interrupt = None
+    while True:
+        try:
+            step()
+            return interrupt
+        except KeyboardInterrupt as exc:
+            interrupt = exc
+
+
+@contextlib.contextmanager
+def _signals_cancel(loop: asyncio.AbstractEventLoop, task: asyncio.Future) -> Iterator[list[int]]:
+    """While the loop runs ``task``, SIGINT and SIGTERM cancel it (the list
+    yielded gets their numbers) instead of raising inside the loop.
+
+    Only signals the program handles in Python are taken over (a default
+    action or an ignored signal stays as it is), and the program's handler
+    is back in place afterwards.  The stand-in handler only records and
+    asks the loop to cancel, so no signal is lost and none raises in the
+    QMP client's middle.
+    """
+    caught: list[int] = []
+    taken: dict[int, Any] = {}
+
+    def record(sig: int, frame: Any) -> None:
+        caught.append(sig)
+        loop.call_soon_threadsafe(task.cancel)
+
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            handler = signal.getsignal(sig)
+            if callable(handler):
+                taken[sig] = handler
+                signal.signal(sig, record)
+    except ValueError:  # not the main thread: signals stay with the program
+        pass
+    try:
+        yield caught
+    finally:
+        for sig, handler in taken.items():
+            signal.signal(sig, handler)
 
 
 def _finalize(proc: subprocess.Popen | None, tmpdir: str | None, keep: bool) -> None:
@@ -343,6 +421,9 @@ class QemuChain:
 
         assert self.tmpdir
         self._loop = asyncio.new_event_loop()
+        # Tasks the QMP client leaves failed when the daemon goes away would be
+        # printed with tracebacks at exit; the harness says what happened instead.
+        self._loop.set_exception_handler(lambda loop, context: None)
         self._qmp = QMPClient("blockcheck")
         self._sync(self._qmp.start_server(self.qmp_socket))
         log = open(os.path.join(self.tmpdir, "qsd.log"), "wb")
@@ -361,8 +442,7 @@ class QemuChain:
         try:
             self._sync(self._accept())
         except TimeoutError:
-            raise HarnessError(f"qemu-storage-daemon did not connect to QMP within {self.timeout:g} s; "
-                               f"its log: {self.daemon_log() or '(empty)'}") from None
+            raise self.gone(f"did not connect to QMP within {self.timeout:g} s") from None
 
     async def _accept(self) -> None:
         """Accept the daemon's connection, or say why it never came."""
@@ -371,7 +451,7 @@ class QemuChain:
         try:
             while not accepting.done():
                 if self.proc.poll() is not None:
-                    raise HarnessError(f"qemu-storage-daemon exited: {self.daemon_log()}")
+                    raise self.gone("")
                 await asyncio.wait({accepting}, timeout=0.05)
             accepting.result()
         finally:
@@ -434,32 +514,66 @@ class QemuChain:
         if self._qmp is not None and self._loop is not None:
             try:
                 self._sync(self._qmp.disconnect(), timeout=5)
-            except BaseException:
+            except Exception:  # a broken connection ends here too; an interrupt goes on
                 pass
         self._qmp = None
 
     def close(self) -> None:
         """Disconnect, kill the daemon's process group, remove the files.
 
-        Safe to call more than once and from any state.
+        Safe to call more than once and from any state.  Every step runs to
+        its end even when Ctrl-C or SIGTERM interrupts it (a cancelled CI
+        job must not leave the daemon or the images behind); the interrupt
+        is raised afterwards.
         """
+        steps = [self._disconnect, lambda: _kill_group(self.proc), self._close_loop, self._remove_files]
+        if self.daemon_failure():  # a dead or stopped daemon cannot say goodbye
+            steps[0], steps[1] = steps[1], steps[0]
+        interrupts = [_to_the_end(step) for step in steps]
+        interrupt = next((i for i in interrupts if i is not None), None)
+        if interrupt is not None:
+            raise interrupt
+
+    def _close_loop(self) -> None:
+        """Cancel what the QMP client left running, then close the loop."""
+        if self._loop is None:
+            return
+        loop = self._loop
+        with contextlib.suppress(Exception):
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        with contextlib.suppress(Exception):
+            loop.close()
+        self._loop = None
+
+    def _remove_files(self) -> None:
+        if self._finalizer is not None:
+            self._finalizer()  # idempotent: kills/reaps and removes tmpdir
+            self._finalizer = None
+        elif self.tmpdir and not self.keep:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+    def daemon_failure(self) -> str | None:
+        """How the daemon failed (``died (signal 9)``, ``exited (status 1)``,
+        ``is stopped``), or None while it runs."""
+        if self.proc is None:
+            return None
+        code = self.proc.poll()
+        if code is not None:
+            return f"died (signal {-code})" if code < 0 else f"exited (status {code})"
         try:
-            self._disconnect()
-        finally:
-            try:
-                _kill_group(self.proc)
-            finally:
-                if self._loop is not None:
-                    try:
-                        self._loop.close()
-                    except BaseException:
-                        pass
-                    self._loop = None
-                if self._finalizer is not None:
-                    self._finalizer()  # idempotent: kills/reaps and removes tmpdir
-                    self._finalizer = None
-                elif self.tmpdir and not self.keep:
-                    shutil.rmtree(self.tmpdir, ignore_errors=True)
+            with open(f"/proc/{self.proc.pid}/stat") as stat:
+                state = stat.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return None
+        return "is stopped (SIGSTOP?) and answers nothing" if state in ("T", "t") else None
+
+    def gone(self, otherwise: str) -> DaemonGone:
+        """The DaemonGone for the daemon's state; ``otherwise`` is the reason when it still runs."""
+        lines = self.daemon_log().strip().splitlines()
+        return DaemonGone(self.daemon_failure() or otherwise, " / ".join(lines[-3:]))
 
     def daemon_log(self) -> str:
         """What the daemon wrote on stdout/stderr so far."""
@@ -474,9 +588,20 @@ class QemuChain:
     # QMP
 
     def _sync(self, aw: Any, timeout: float | None = None) -> Any:
+        """Run ``aw`` on the loop to its end or ``timeout``; a signal meanwhile
+        cancels it and reaches the program's handler after the loop stopped."""
         assert self._loop is not None
-        return self._loop.run_until_complete(
-            asyncio.wait_for(aw, timeout if timeout is not None else self.timeout))
+        task = self._loop.create_task(asyncio.wait_for(aw, timeout if timeout is not None else self.timeout))
+        with _signals_cancel(self._loop, task) as caught:
+            try:
+                result = self._loop.run_until_complete(task)
+            except asyncio.CancelledError:
+                if not caught:
+                    raise
+        if caught:  # also when the task ended before the cancel could take
+            signal.getsignal(caught[0])(caught[0], None)  # the program's own answer: KeyboardInterrupt, as a rule
+            raise KeyboardInterrupt
+        return result
 
     def _collect(self) -> None:
         """Move the events the client has received into the logs."""
@@ -499,6 +624,10 @@ class QemuChain:
         except ExecuteError as e:
             err = dict(e.received["error"])
             answer = {"error": {"class": err["class"], "desc": err["desc"]}}
+        except TimeoutError:
+            raise self.gone(f"did not answer {cmd} within {self.timeout:g} s") from None
+        except Exception as exc:  # the connection broke: the QMP library's own errors, EOF, resets
+            raise self.gone(f"closed QMP during {cmd} ({type(exc).__name__})") from None
         self._sync(asyncio.sleep(0))
         self._collect()
         return answer

@@ -43,6 +43,10 @@ At the end the daemon is shut down (every image flushed and closed) and
 each layer's own clusters are read from its file and compared with the
 model's data; the guest view of every node, derived from QEMU's final
 graph and those clusters, is compared too, and so are the headers.
+
+When the daemon dies or stops answering (a crash, a signal, a hang) the
+replay stops there: the report keeps the steps compared so far and says, in
+``qemu_failure``, at which step and how QEMU failed.
 """
 
 from __future__ import annotations
@@ -62,7 +66,7 @@ from blockcheck.model.qemu72_model import Qemu72Model
 from blockcheck.model.qemu72_script import FILTER_REF, Executor72
 from blockcheck.model.state import DATA, HEADERS, J_STATUS, J_TOP, JOBS, NONE, find_job
 
-from .harness import CHUNK, HarnessError, QemuChain, expected_view, normalise
+from .harness import CHUNK, DaemonGone, HarnessError, QemuChain, expected_view, normalise
 
 #: Job statuses a job leaves by itself within moments (§5.1); the replay
 #: waits them out before it compares.
@@ -140,15 +144,27 @@ class ReplayReport:
     qemu_headers: dict[str, Any] = field(default_factory=dict)
     final_problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: When QEMU failed before the trace's end (a finding: nothing after it
+    #: was compared): where ("step 5", "the end") and how (DaemonGone's text).
+    failed_at: str = ""
+    qemu_failure: str | None = None
 
     @property
     def agrees(self) -> bool:
-        return not self.final_problems and all(s.agrees for s in self.steps)
+        return self.qemu_failure is None and not self.final_problems and all(s.agrees for s in self.steps)
 
     @property
     def disagreements(self) -> list[str]:
         out = [f"step {s.index}: {p}" for s in self.steps for p in s.problems]
-        return out + [f"end: {p}" for p in self.final_problems]
+        out += [f"end: {p}" for p in self.final_problems]
+        return out + ([self.failure_sentence()] if self.qemu_failure else [])
+
+    def failure_sentence(self, trace: str = "") -> str:
+        """``qemu-storage-daemon died (signal 9) during walk-2, step 5; its log: ...``."""
+        assert self.qemu_failure is not None
+        how, _, log = self.qemu_failure.partition("; ")
+        where = f"{trace}, {self.failed_at}" if trace else self.failed_at
+        return f"{how} during {where}; {log}"
 
     def to_markdown(self, title: str = "Replay") -> str:
         """Both sides, step by step; disagreeing steps in full."""
@@ -182,6 +198,8 @@ class ReplayReport:
                 f"{self.model_headers.get(name)} | {self.qemu_headers.get(name)} |"
             )
         out += [f"- {p}" for p in self.final_problems]
+        if self.qemu_failure:
+            out += ["", f"{self.failure_sentence()}. Nothing after it was compared."]
         return "\n".join(out) + "\n"
 
 
@@ -202,10 +220,14 @@ def initial_alloc(model: Qemu72Model) -> dict[str, dict[int, int]]:
 class Replayer:
     """Runs one trace on a model and a fresh QemuChain."""
 
-    def __init__(self, model: Qemu72Model, *, extra_images: Sequence[str] = (), timeout: float = 10.0) -> None:
+    def __init__(self, model: Qemu72Model, *, extra_images: Sequence[str] = (), timeout: float = 10.0,
+                 command_timeout: float = 30.0) -> None:
         """``extra_images``: empty qcow2 nodes added besides the chain (targets
-        for commands such as blockdev-mirror); they are not compared."""
+        for commands such as blockdev-mirror); they are not compared.
+        ``timeout``: seconds for jobs to settle; ``command_timeout``: seconds
+        for QEMU to answer one command before it counts as hung."""
         self.model = model
+        self.command_timeout = command_timeout
         self.extra_images = tuple(extra_images)
         self.rules = model.rules
         self.executor = Executor72(model.rules)
@@ -216,17 +238,23 @@ class Replayer:
         report = ReplayReport(lines=[dict(line) for line in lines])
         state = self.model.init_states()[0]
         guest = any(line.get("step") == "guest-write" for line in lines)
-        chain = QemuChain(self.rules.names, initial_alloc(self.model), clusters=self.rules.chunks, export_top=guest)
+        chain = QemuChain(self.rules.names, initial_alloc(self.model), clusters=self.rules.chunks, export_top=guest,
+                          timeout=self.command_timeout)
+        where = "the start"
         try:
             chain.start()
             for name in self.extra_images:
                 chain.add_image(name)
             for index, line in enumerate(lines):
+                where = f"step {index}"
                 step, state = self._line(chain, state, index, dict(line))
                 report.steps.append(step)
                 if any(p.startswith("harness:") for p in step.problems):
                     break
+            where = "the end"
             self._final(chain, state, report)
+        except DaemonGone as exc:
+            report.failed_at, report.qemu_failure = where, str(exc)
         finally:
             chain.close()
         report.seconds = time.perf_counter() - started
@@ -265,7 +293,11 @@ class Replayer:
                 step.qemu_headers = self._qemu_headers(q)
                 if step.model_headers != step.qemu_headers:
                     step.problems.append("the headers differ")
+        except DaemonGone:
+            raise
         except HarnessError as exc:
+            if q.daemon_failure():  # e.g. a read over NBD failed because the daemon died
+                raise q.gone("") from exc
             step.problems.append(f"harness: {exc}")
         return step, state
 
@@ -295,11 +327,14 @@ class Replayer:
 
     def _guest_write(self, q: QemuChain, chunk: int, value: int) -> None:
         assert q._nbd_sock is not None
-        res = subprocess.run(
-            ["qemu-io", "-f", "raw", "-c", f"write -P {value:#x} {chunk * CHUNK} {CHUNK}",
-             f"nbd+unix:///top?socket={q._nbd_sock}"],
-            check=False, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
-        )
+        try:
+            res = subprocess.run(
+                ["qemu-io", "-f", "raw", "-c", f"write -P {value:#x} {chunk * CHUNK} {CHUNK}",
+                 f"nbd+unix:///top?socket={q._nbd_sock}"],
+                check=False, capture_output=True, text=True, timeout=q.timeout, stdin=subprocess.DEVNULL,
+            )
+        except subprocess.TimeoutExpired:
+            raise q.gone(f"did not take a guest write over NBD within {q.timeout:g} s") from None
         if res.returncode != 0:
             raise HarnessError(f"guest write failed: {res.stderr.strip()}")
 
@@ -381,6 +416,8 @@ class Replayer:
             graph = self._qemu_graph(q)
             q.stop()
             allocs = q.layer_allocs()
+        except DaemonGone:
+            raise
         except HarnessError as exc:
             report.final_problems.append(f"harness: {exc}")
             return

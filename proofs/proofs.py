@@ -20,7 +20,7 @@ from collections.abc import Collection
 from typing import IO
 
 from blockcheck.checker.exitcodes import ExitCode
-from blockcheck.checker.smt import Bmc, Induction, Outcome, Row, Status, render_rows
+from blockcheck.checker.smt import Bmc, Induction, Outcome, Row, Status, interruptible, render_rows
 from blockcheck.model.scenario import DEFAULT_COMMANDS, Scenario
 
 from . import chain_proofs, data_proofs
@@ -104,7 +104,8 @@ def run_prove(scenario: Scenario, variant: str, out: IO[str] | None = None) -> i
         from dataclasses import replace
 
         scenario = replace(scenario, variant=variant)
-        rows = proof_rows(variant, scenario.commands) + bmc_rows(scenario)
+        with interruptible():
+            rows = proof_rows(variant, scenario.commands) + bmc_rows(scenario)
     except Exception as exc:  # an internal error must still give the documented exit code
         print(f"internal error in blockcheck prove: {type(exc).__name__}: {exc}", file=out)
         return int(ExitCode.INTERNAL)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import TextIO
 
 from blockcheck.checker.exitcodes import ExitCode
-from blockcheck.checker.result import Result, Verdict
+from blockcheck.checker.result import Result, StopReason, Verdict
 from blockcheck.checker.search import explore
 from blockcheck.model.block_model import BlockModel
 from blockcheck.model.scenario import Scenario
@@ -44,6 +44,8 @@ def mutation_matrix(scenario: Scenario, *, quiet: bool = True) -> list[Row]:
         props = block_properties(model)
         family = {p.name: p.group for p in props}
         result = explore(model, props, stop_at_first=False, quiet=quiet)
+        if result.stop is StopReason.INTERRUPTED:
+            raise KeyboardInterrupt  # the search ate Ctrl-C/SIGTERM; the matrix must stop too
         caught: dict[str, int] = {}
         violated = set()
         for prop in result.properties:

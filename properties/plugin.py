@@ -144,6 +144,8 @@ class QemuBlockPlugin:
         conform.add_argument("--steps", type=_count, default=12, help="script lines per walk (default: %(default)s)")
         conform.add_argument("--out", type=Path, help="folder for a report per disagreeing trace")
         conform.add_argument("--no-counterexamples", action="store_true", help="replay the random walks only")
+        conform.add_argument("--timeout", type=_count, default=30, metavar="SECONDS",
+                             help="seconds QEMU may take to answer one command before it counts as hung (default: %(default)s)")
         conform.add_argument(
             "--commands",
             help=f"comma-separated commands the walks draw from (default: {','.join(DEFAULT_COMMANDS)}; "
@@ -227,7 +229,7 @@ def run_conform_command(args: argparse.Namespace, plugin: QemuBlockPlugin) -> in
     except ScenarioError as exc:
         raise UsageError(str(exc)) from None
     return run_conform(args.traces, args.seed, args.out, steps=args.steps, scenario=scenario,
-                       with_counterexamples=not args.no_counterexamples)
+                       with_counterexamples=not args.no_counterexamples, command_timeout=args.timeout)
 
 
 def run_prove_command(args: argparse.Namespace, plugin: QemuBlockPlugin) -> int:

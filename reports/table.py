@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import sys
 
+from blockcheck.checker.console import Console
 from blockcheck.checker.result import PropertyResult, Result, Verdict
-from rich.console import Console, Group
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 

@@ -209,7 +209,7 @@ def _fake_daemon(tmp_path, monkeypatch, script: str) -> None:
 def test_a_daemon_that_exits_before_connecting_is_reported_with_its_log(tmp_path, monkeypatch):
     _fake_daemon(tmp_path, monkeypatch, "echo 'fake daemon: refusing to start' >&2; exit 1")
     q = QemuChain()
-    with pytest.raises(HarnessError, match="exited: fake daemon: refusing to start"):
+    with pytest.raises(HarnessError, match=r"exited \(status 1\); its log: fake daemon: refusing to start"):
         q.start()
     assert not os.path.exists(q.tmpdir)
 

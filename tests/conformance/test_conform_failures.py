@@ -1,0 +1,91 @@
+"""``blockcheck conform`` when QEMU dies or hangs, or the run itself is interrupted.
+
+Each test runs the command as a process with its own TMPDIR, acts on it or
+on its qemu-storage-daemon during a walk, and checks what a CI log needs:
+one sentence on stderr naming the trace and step, no traceback, the code
+from the table, and neither the daemon nor its temporary directory left.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from blockcheck.checker.exitcodes import ExitCode
+
+pytestmark = pytest.mark.qemu
+
+COMMAND = [sys.executable, "-m", "blockcheck.checker.entry", "conform", "--no-counterexamples", "--traces", "4"]
+
+
+def daemons(tmp: Path) -> list[int]:
+    """The qemu-storage-daemon processes whose files live under ``tmp``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if cmdline.startswith("qemu-storage-daemon\0") and str(tmp) in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def start(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, Path]:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = dict(os.environ, TMPDIR=str(tmp))
+    proc = subprocess.Popen([*COMMAND, *extra], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return proc, tmp
+
+
+def during_a_walk(proc: subprocess.Popen, tmp: Path, act) -> None:
+    """Call ``act(daemon pid)`` a moment after a walk's daemon is up (retrying if that walk ended first)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        found = daemons(tmp)
+        if found:
+            time.sleep(0.1)
+            if daemons(tmp) == found:
+                act(found[0])
+                return
+        time.sleep(0.01)
+    pytest.fail("no walk's daemon was seen")
+
+
+def finish(proc: subprocess.Popen, tmp: Path) -> tuple[str, str]:
+    try:
+        out, err = proc.communicate(timeout=90)
+    finally:
+        proc.kill()
+    assert "Traceback" not in err, err
+    assert daemons(tmp) == [] and list(tmp.iterdir()) == []
+    return out, err
+
+
+@pytest.mark.parametrize(("sig", "how"), [(signal.SIGKILL, r"died \(signal 9\)"), (signal.SIGSTOP, r"is stopped")], ids=["SIGKILL", "SIGSTOP"])
+def test_a_daemon_that_dies_or_hangs_is_a_finding_named_by_trace_and_step(tmp_path, sig, how):
+    proc, tmp = start(tmp_path, "--timeout", "2")
+    during_a_walk(proc, tmp, lambda pid: os.kill(pid, sig))
+    out, err = finish(proc, tmp)
+    assert proc.returncode == ExitCode.LIVENESS
+    lines = err.strip().splitlines()
+    assert len(lines) == 1
+    assert re.fullmatch(rf"blockcheck: qemu-storage-daemon {how}.* during walk-\d, step \d+; its log: .*", lines[0]), lines[0]
+    assert re.search(r"conform: \d/4 traces agree .*; stopped after \d: QEMU failed", out)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_conform_leaves_no_daemon_and_no_files(tmp_path, sig):
+    proc, tmp = start(tmp_path)
+    during_a_walk(proc, tmp, lambda pid: proc.send_signal(sig))
+    _, err = finish(proc, tmp)
+    expected = {signal.SIGINT: (ExitCode.INTERRUPTED, "interrupted"), signal.SIGTERM: (ExitCode.TERMINATED, "terminated (SIGTERM)")}[sig]
+    assert (proc.returncode, err) == (expected[0], f"blockcheck: {expected[1]}\n")
