@@ -26,7 +26,6 @@ from typing import IO, Any
 import z3
 
 
-
 @contextlib.contextmanager
 def interruptible() -> Iterator[None]:
     """Let Ctrl-C and SIGTERM stop a z3 call at once, not when it returns.
@@ -37,7 +36,9 @@ def interruptible() -> Iterator[None]:
     told to leave SIGINT alone (from here on), and inside this block either
     signal wakes a watcher thread
     (through Python's wakeup fd) that interrupts z3; the call returns, and
-    the program's handler raises as usual.
+    the program's handler raises as usual.  Should that exception be lost,
+    the block still ends in KeyboardInterrupt, never in a table of
+    interrupted (unknown) answers.
     """
     z3.set_param("ctrl_c", False)
     read, write = os.pipe()
@@ -50,19 +51,29 @@ def interruptible() -> Iterator[None]:
         yield
         return
 
+    came, done = threading.Event(), threading.Event()
+
     def watch() -> None:
-        while os.read(read, 64):
-            z3.main_ctx().interrupt()
+        if os.read(read, 64):
+            # Every z3 call from now on is cut short too: the handler's KeyboardInterrupt
+            # can be lost (raised inside a z3 object's __del__, Python only prints it).
+            came.set()
+            while not done.wait(0.02):
+                z3.main_ctx().interrupt()
 
     watcher = threading.Thread(target=watch, name="z3-interrupt", daemon=True)
     watcher.start()
     try:
         yield
     finally:
+        done.set()
         signal.set_wakeup_fd(previous)
-        os.close(write)  # the watcher reads end-of-file and ends
+        os.close(write)  # a watcher still waiting reads end-of-file and ends
         watcher.join(timeout=5)
         os.close(read)
+    if came.is_set():
+        raise KeyboardInterrupt  # the signal's own exception was lost; its answers are "unknown", not results
+
 
 class Status(enum.Enum):
     PROVED = "proved"
