@@ -29,7 +29,7 @@ from .search import explore
 # -> reports -> exit code), so it is the one engine module that imports the
 # reports room; nothing in the search path does.
 from blockcheck.reports import FORMATS, result_to_json, write_reports  # noqa: E402
-from blockcheck.reports.files import prepare_dir, prepare_file, write_atomic  # noqa: E402
+from blockcheck.reports.files import cannot_write, prepare_dir, prepare_file, write_atomic  # noqa: E402
 from blockcheck.reports.state_graph import graph_to_dot  # noqa: E402
 from blockcheck.reports.table import print_summary  # noqa: E402
 
@@ -133,7 +133,7 @@ def run_check(args: argparse.Namespace, plugin: registry.Plugin) -> int:
         try:
             prepare_dir(args.report)
         except OSError as exc:
-            raise UsageError(_cannot_write("the reports to", args.report, exc, "give a writable directory")) from None
+            raise UsageError(cannot_write("the reports to", args.report, exc, "give a writable directory")) from None
     result = explore(
         build.model,
         props,
@@ -157,7 +157,7 @@ def run_check(args: argparse.Namespace, plugin: registry.Plugin) -> int:
             raise UsageError(str(exc.args[0] if exc.args else exc)) from None
         except OSError as exc:
             raise UsageError(
-                _cannot_write("the reports to", args.report, exc, "give a writable directory")
+                cannot_write("the reports to", args.report, exc, "give a writable directory")
                 + f" (the verdict above stands: exit code {int(result.exit_code)})"
             ) from None
         if not args.json:
@@ -175,7 +175,7 @@ def run_graph(args: argparse.Namespace, plugin: registry.Plugin) -> int:
         try:
             prepare_file(args.output)
         except OSError as exc:
-            raise UsageError(_cannot_write("the graph to", args.output, exc, "give a writable file name")) from None
+            raise UsageError(cannot_write("the graph to", args.output, exc, "give a writable file name")) from None
     result = explore(build.model, props, max_states=args.max_nodes + 1, keep_graph=True, stop_at_first=False, quiet=True)
     if not result.complete and result.stats.distinct > args.max_nodes:
         raise UsageError(
@@ -193,14 +193,8 @@ def run_graph(args: argparse.Namespace, plugin: registry.Plugin) -> int:
     try:
         write_atomic(args.output, _render_svg(dot) if args.output.suffix == ".svg" else dot)
     except OSError as exc:
-        raise UsageError(_cannot_write("the graph to", args.output, exc, "give a writable file name")) from None
+        raise UsageError(cannot_write("the graph to", args.output, exc, "give a writable file name")) from None
     return int(result.exit_code)
-
-
-def _cannot_write(what: str, path: Path, exc: OSError, advice: str) -> str:
-    """One sentence for a report or graph the disk refused."""
-    reason = "it exists and is not a directory" if isinstance(exc, FileExistsError) else (exc.strerror or str(exc)).lower()
-    return f"cannot write {what} {path}: {reason}; {advice}"
 
 
 def _render_svg(dot: str) -> bytes:

@@ -32,6 +32,7 @@ from blockcheck.model.qemu72_script import Executor72
 from blockcheck.model.profiles import PROFILES, make_model
 from blockcheck.model.scenario import DEFAULT_COMMANDS, GRAPH_COMMANDS, Scenario, ScenarioError
 from blockcheck.model.variants import VARIANTS
+from blockcheck.reports.files import cannot_write, prepare_dir
 
 from .block import block_properties
 from .qemu72 import qemu72_properties
@@ -228,6 +229,11 @@ def run_conform_command(args: argparse.Namespace, plugin: QemuBlockPlugin) -> in
         Qemu72Model(scenario)
     except ScenarioError as exc:
         raise UsageError(str(exc)) from None
+    if args.out is not None:  # refused before QEMU starts, not after the first disagreement
+        try:
+            prepare_dir(args.out)
+        except OSError as exc:
+            raise UsageError(cannot_write("the conform reports to", args.out, exc, "give a writable directory")) from None
     return run_conform(args.traces, args.seed, args.out, steps=args.steps, scenario=scenario,
                        with_counterexamples=not args.no_counterexamples, command_timeout=args.timeout)
 

@@ -38,6 +38,12 @@ def prepare_dir(out: Path) -> None:
         pass
 
 
+def cannot_write(what: str, path: Path, exc: OSError, advice: str) -> str:
+    """One sentence for a report, graph or conform folder the disk refused."""
+    reason = "it exists and is not a directory" if isinstance(exc, FileExistsError) else (exc.strerror or str(exc)).lower()
+    return f"cannot write {what} {path}: {reason}; {advice}"
+
+
 def prepare_file(path: Path) -> None:
     """Raise OSError unless a file can be written at ``path`` (its folder exists and takes files)."""
     if path.is_dir():

@@ -145,3 +145,13 @@ def test_ctrl_c_during_the_proofs_ends_prove_with_130(tmp_path):
     done = signalled(["prove"], signal.SIGINT, 8.0, tmp_path)
     assert done.returncode == ExitCode.INTERRUPTED, done.stderr
     assert one_sentence(done.stderr) == "blockcheck: interrupted"
+
+
+@pytest.mark.qemu
+def test_an_unusable_conform_folder_is_refused_before_qemu_starts(capsys, tmp_path, monkeypatch):
+    """conform --out into a file used to fail at the first disagreement, with a traceback (255)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("")
+    code, out, err = run(capsys, "conform", "--traces", "1", "--out", "afile")
+    assert code == ExitCode.USAGE_ERROR and out == ""
+    assert one_sentence(err) == "blockcheck: cannot write the conform reports to afile: it exists and is not a directory; give a writable directory"
