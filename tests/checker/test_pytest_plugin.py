@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 #: The seed design's known finding (docs/findings/), expected in every run below.
 KNOWN = 'expect-violated = ["isolation.guarded-ops"]\n'
@@ -69,10 +71,19 @@ def test_an_unknown_expected_name_is_a_collection_error_naming_it(tmp_path: Path
     assert "unknown property 'nope' in expect-violated" in run.stdout
 
 
-def test_a_bad_value_is_a_collection_error_without_a_traceback(tmp_path: Path) -> None:
-    """A negative max-depth reached explore() and raised there; the file is named once."""
-    run = pytest_in(tmp_path, "chain-length = 3\nmax-depth = -1\n")
+@pytest.mark.parametrize(
+    ("toml", "needle"),
+    [
+        # A negative max-depth reached explore() and raised there.
+        ("chain-length = 3\nmax-depth = -1\n", "blockcheck.toml: max-depth = -1 is not valid: -1 must be at least 0"),
+        ('chain-length = 3\nproperty = ["nope"]\n', "blockcheck.toml: unknown property 'nope'"),
+        ("chain-length = 3\nchain-lenght = 3\n", "blockcheck.toml: unknown key 'chain-lenght'"),
+    ],
+)
+def test_a_bad_value_is_a_collection_error_without_a_traceback(tmp_path: Path, toml: str, needle: str) -> None:
+    """One line naming the file once: no traceback, no 'blockcheck.toml: blockcheck.toml:'."""
+    run = pytest_in(tmp_path, toml)
     assert run.returncode != 0
-    assert "blockcheck.toml: max-depth = -1 is not valid: -1 must be at least 0" in run.stdout
-    assert "Traceback" not in run.stdout and "ValueError" not in run.stdout
+    assert needle in run.stdout
+    assert "Traceback" not in run.stdout and "Error:" not in run.stdout
     assert "blockcheck.toml: blockcheck.toml:" not in run.stdout
