@@ -133,7 +133,12 @@ def test_every_model_step_from_an_invariant_state_is_an_encoded_step(bounds: dic
         assert any(action.startswith("('change-backing-file'") for action in edges.values())
 
 
-@pytest.mark.parametrize("variant", list(VARIANTS))
+#: CI runs the design, its fix and two faults; every variant runs with -m bench (minutes).
+IN_CI = ("none", "fix-change-checks-chain", "top-only-check", "cancel-skips-complete")
+BY_VARIANT = [pytest.param(v, id=v, marks=() if v in IN_CI else pytest.mark.bench) for v in VARIANTS]
+
+
+@pytest.mark.parametrize("variant", BY_VARIANT)
 def test_the_listing_and_scheduling_rules_say_what_the_model_does(variant: str) -> None:
     """In every reachable state and for every owner: the model schedules stream_complete iff
     ``complete_scheduled`` holds, and query-block-jobs lists the job under its expected name

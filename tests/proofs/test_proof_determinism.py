@@ -22,7 +22,8 @@ rows = {v: [[r.claim, r.status.value, r.detail] for r, _ in proof_rows(v)] for v
 print(json.dumps(rows))
 """
 
-VARIANTS = ["top-only-check", "cancel-changes-chain", "root-only-query"]
+#: One fault with counterexamples of both kinds (induction and safety); each costs two proof runs.
+VARIANTS = ["root-only-query"]
 
 
 def _rows(hash_seed: str) -> dict:
@@ -36,4 +37,4 @@ def test_counterexamples_are_the_same_in_every_process() -> None:
     first, second = _rows("0"), _rows("12345")
     assert first == second
     details = [detail for rows in first.values() for _, status, detail in rows if status != "proved"]
-    assert len(details) >= 3 and all(details)  # the failures are there and each prints its counterexample
+    assert len(details) >= 2 and all(details)  # the failures are there and each prints its counterexample
