@@ -25,6 +25,7 @@ import subprocess
 import pytest
 
 from blockcheck.conformance import CHUNK, QemuChain, expected_view
+from blockcheck.conformance.harness import DaemonGone
 from tests.conformance.test_qemu_facts import LAYOUT, N
 
 pytestmark = pytest.mark.qemu
@@ -232,10 +233,10 @@ def test_8_change_backing_file_onto_a_concluded_streams_filter_aborts_qemu(make_
     filt = q.job_nodes("s", raw=True)["main node"][0]
     assert q.execute("block-job-cancel", {"device": "s"}) == OK
     q.wait_status("s", "concluded")
-    from qemu.qmp import ExecInterruptedError
-
-    with pytest.raises(ExecInterruptedError):
+    with pytest.raises(DaemonGone) as gone:
         q.execute(CBF, cbf("E", filt))
+    assert gone.value.reason == "died (signal 6)"
+    assert "bdrv_do_skip_filters: Assertion" in gone.value.log
     assert q.proc.wait(timeout=10) == -signal.SIGABRT
     assert "bdrv_do_skip_filters: Assertion `!bs->drv || !bs->drv->is_filter' failed" in (
         q.daemon_log())
