@@ -104,7 +104,12 @@ SMALL = dict(chain_length=3, max_jobs=2, jobs_per_run=3, chunks=1, guest_writes=
 #: With change-backing-file: four nodes, so that a held node's header has another node to name.
 REWRITES = dict(SMALL, chain_length=4, max_jobs=1, jobs_per_run=2, pauses_per_job=0, commands=(*DEFAULT_COMMANDS, "change-backing-file"))
 
-CASES = [pytest.param(SMALL, v, id=v) for v in VARIANTS] + [
+#: CI runs the design, its fix and two faults; every variant runs with -m bench (minutes).
+IN_CI = ("none", "fix-change-checks-chain", "top-only-check", "cancel-skips-complete")
+BY_VARIANT = [pytest.param(v, id=v, marks=() if v in IN_CI else pytest.mark.bench) for v in VARIANTS]
+
+
+CASES = [pytest.param(SMALL, v, id=v, marks=() if v in IN_CI else pytest.mark.bench) for v in VARIANTS] + [
     pytest.param(REWRITES, v, id=f"rewrites-{v}") for v in ("none", "fix-change-checks-chain")
 ]
 
@@ -131,11 +136,6 @@ def test_every_model_step_from_an_invariant_state_is_an_encoded_step(bounds: dic
     assert checked > 20  # the scenario starts, finishes, cancels and completes jobs
     if "change-backing-file" in commands:
         assert any(action.startswith("('change-backing-file'") for action in edges.values())
-
-
-#: CI runs the design, its fix and two faults; every variant runs with -m bench (minutes).
-IN_CI = ("none", "fix-change-checks-chain", "top-only-check", "cancel-skips-complete")
-BY_VARIANT = [pytest.param(v, id=v, marks=() if v in IN_CI else pytest.mark.bench) for v in VARIANTS]
 
 
 @pytest.mark.parametrize("variant", BY_VARIANT)
