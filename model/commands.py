@@ -24,7 +24,22 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import answers as A
-from .qmp_schema import MODE, ON_ERROR, SYNC, Command, check_command, check_step, load_line, opt, req, table
+from .qmp_schema import (
+    BLOCK_RESIZE,
+    CHANGE_BACKING_FILE,
+    JOB_VERB_COMMANDS,
+    MODE,
+    ON_ERROR,
+    QUERY_BLOCK_JOBS,
+    SNAPSHOT_SYNC,
+    SYNC,
+    Command,
+    check_line,
+    load_line,
+    opt,
+    req,
+    table,
+)
 from .seed import GUARDED_OPS, NEED_ROOT, SeedRules
 from .state import BACKING, JOBS, NONE, OTHER, find_job, in_chain
 
@@ -49,16 +64,11 @@ SCHEMA = table(
     Command("block-commit", (opt("job-id", "str"), req("device", "str"), opt("base", "str"), opt("top", "str"),
                              opt("backing-file", "str"), opt("speed", "int")),
             frozenset({"device", "top", "base"})),
-    Command("block-job-cancel", (req("device", "str"), opt("force", "bool"))),
-    Command("block-job-pause", (req("device", "str"),)),
-    Command("block-job-resume", (req("device", "str"),)),
-    Command("block-job-set-speed", (req("device", "str"), req("speed", "int"))),
-    Command("block-job-complete", (req("device", "str"),)),
-    Command("query-block-jobs"),
-    Command("block_resize", (opt("device", "str"), opt("node-name", "str"), req("size", "int"))),
-    Command("blockdev-snapshot-sync", (opt("device", "str"), opt("node-name", "str"), req("snapshot-file", "str"),
-                                       opt("snapshot-node-name", "str"), opt("format", "str"), opt("mode", MODE))),
-    Command("change-backing-file", (req("device", "str"), req("image-node-name", "str"), req("backing-file", "str"))),
+    *JOB_VERB_COMMANDS,
+    QUERY_BLOCK_JOBS,
+    BLOCK_RESIZE,
+    SNAPSHOT_SYNC,
+    CHANGE_BACKING_FILE,
     Command("drive-mirror", (opt("job-id", "str"), req("device", "str"), req("target", "str"), opt("format", "str"),
                              opt("node-name", "str"), opt("replaces", "str"), req("sync", SYNC), opt("mode", MODE),
                              opt("speed", "int"), opt("granularity", "int"), opt("buf-size", "int"),
@@ -133,13 +143,9 @@ class Executor:
         """Run one script line from outside (a replayed script): the line
         passes :mod:`.qmp_schema` first, so a refused line keeps the state and
         a line that is not a script line raises :class:`ScriptError`."""
-        if "execute" in line:
-            refusal = check_command(line, SCHEMA, "seed", A.unknown_command)
-            if refusal:
-                return refusal, state
-        else:
-            check_step(line, ("guest-write", *JOB_STEPS), self.rules.scenario.device, self.rules.chunks)
-        return self.run(state, line)
+        refusal = check_line(line, SCHEMA, "seed", A.unknown_command, ("guest-write", *JOB_STEPS),
+                             self.rules.scenario.device, self.rules.chunks)
+        return (refusal, state) if refusal else self.run(state, line)
 
     def run(self, state: tuple, line: Mapping[str, Any]) -> tuple[A.Answer, tuple]:
         """Run a line the model wrote itself (its actions, its properties'

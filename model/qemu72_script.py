@@ -32,7 +32,23 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import answers as A
-from .qmp_schema import BITMAP_MODE, COPY_MODE, MODE, ON_ERROR, SYNC, Command, check_command, check_step, opt, req, table
+from .qmp_schema import (
+    BITMAP_MODE,
+    BLOCK_RESIZE,
+    CHANGE_BACKING_FILE,
+    COPY_MODE,
+    JOB_VERB_COMMANDS,
+    MODE,
+    ON_ERROR,
+    QUERY_BLOCK_JOBS,
+    SNAPSHOT_SYNC,
+    SYNC,
+    Command,
+    check_line,
+    opt,
+    req,
+    table,
+)
 from .qemu72 import STREAM_BUSY, Qemu72Rules, filter_label
 from .state import BACKING, J_TOP, NONE, OTHER, chain_below
 
@@ -71,19 +87,14 @@ SCHEMA = table(
     Command("block-commit", (*_JOB, opt("base-node", "str"), opt("base", "str"), opt("top-node", "str"), opt("top", "str"),
                              opt("backing-file", "str"), opt("speed", "int"), opt("on-error", ON_ERROR),
                              opt("filter-node-name", "str"), *_AUTO)),
-    Command("block-job-cancel", (req("device", "str"), opt("force", "bool"))),
-    Command("block-job-pause", (req("device", "str"),)),
-    Command("block-job-resume", (req("device", "str"),)),
-    Command("block-job-set-speed", (req("device", "str"), req("speed", "int"))),
-    Command("block-job-complete", (req("device", "str"),)),
+    *JOB_VERB_COMMANDS,
     Command("block-job-finalize", (req("id", "str"),)),
     Command("block-job-dismiss", (req("id", "str"),)),
-    Command("query-block-jobs"),
-    Command("change-backing-file", (req("device", "str"), req("image-node-name", "str"), req("backing-file", "str"))),
+    QUERY_BLOCK_JOBS,
+    CHANGE_BACKING_FILE,
     Command("blockdev-del", (req("node-name", "str"),)),
-    Command("block_resize", (opt("device", "str"), opt("node-name", "str"), req("size", "int"))),
-    Command("blockdev-snapshot-sync", (opt("device", "str"), opt("node-name", "str"), req("snapshot-file", "str"),
-                                       opt("snapshot-node-name", "str"), opt("format", "str"), opt("mode", MODE))),
+    BLOCK_RESIZE,
+    SNAPSHOT_SYNC,
     Command("blockdev-snapshot", (req("node", "str"), req("overlay", "str"))),
     Command("blockdev-mirror", (*_JOB, req("target", "str"), opt("replaces", "str"), req("sync", SYNC),
                                 opt("speed", "int"), opt("granularity", "int"), opt("buf-size", "int"),
@@ -189,13 +200,8 @@ class Executor72:
         after it: the line passes :mod:`.qmp_schema` first, so a refused line
         keeps the state and a line that is not a script line raises
         :class:`.qmp_schema.ScriptError`."""
-        if "execute" in line:
-            refusal = check_command(line, SCHEMA, "qemu-7.2", _unknown_command)
-            if refusal:
-                return refusal, state
-        else:
-            check_step(line, STEPS, self.rules.scenario.device, self.rules.chunks)
-        return self.run(state, line)
+        refusal = check_line(line, SCHEMA, "qemu-7.2", _unknown_command, STEPS, self.rules.scenario.device, self.rules.chunks)
+        return (refusal, state) if refusal else self.run(state, line)
 
     def run(self, state: tuple, line: Mapping[str, Any]) -> tuple[A.Answer, tuple]:
         """QEMU's answer to a line the model wrote itself (its actions, its

@@ -87,6 +87,21 @@ def table(*commands: Command) -> dict[str, Command]:
     return {c.name: c for c in commands}
 
 
+#: Commands whose arguments QEMU 2.8 and 7.2 share, for both profiles' tables.
+JOB_VERB_COMMANDS = (
+    Command("block-job-cancel", (req("device", "str"), opt("force", "bool"))),
+    Command("block-job-pause", (req("device", "str"),)),
+    Command("block-job-resume", (req("device", "str"),)),
+    Command("block-job-set-speed", (req("device", "str"), req("speed", "int"))),
+    Command("block-job-complete", (req("device", "str"),)),
+)
+QUERY_BLOCK_JOBS = Command("query-block-jobs")
+BLOCK_RESIZE = Command("block_resize", (opt("device", "str"), opt("node-name", "str"), req("size", "int")))
+SNAPSHOT_SYNC = Command("blockdev-snapshot-sync", (opt("device", "str"), opt("node-name", "str"), req("snapshot-file", "str"),
+                                                   opt("snapshot-node-name", "str"), opt("format", "str"), opt("mode", MODE)))
+CHANGE_BACKING_FILE = Command("change-backing-file", (req("device", "str"), req("image-node-name", "str"), req("backing-file", "str")))
+
+
 # -- lines -----------------------------------------------------------------------------
 def decode_script(data: bytes) -> str:
     """The script's text; bytes that are not UTF-8 are a usage error naming where."""
@@ -150,6 +165,24 @@ def _depth(value: Any) -> int:
             if level <= MAX_DEPTH:
                 todo.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
     return deepest
+
+
+# -- lines of either profile ------------------------------------------------------------
+def check_line(
+    line: Mapping[str, Any],
+    commands: Mapping[str, Command],
+    profile: str,
+    unknown: Callable[[str], A.Answer],
+    steps: tuple[str, ...],
+    device: str,
+    chunks: int,
+) -> A.Answer | None:
+    """The gate of a replayed line: QEMU's refusal of an ``execute`` line, or
+    None when the executor may run it; a bad ``step`` line raises ScriptError."""
+    if "execute" in line:
+        return check_command(line, commands, profile, unknown)
+    check_step(line, steps, device, chunks)
+    return None
 
 
 # -- commands --------------------------------------------------------------------------
