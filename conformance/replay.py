@@ -26,6 +26,19 @@ the model's ``job-copy`` steps of that job until the two agree (listed as
 drains already took is *absorbed*.  Whatever the model cannot reach by its
 own steps is a disagreement.
 
+The events are compared too, job by job and in order: the model's (those
+its answer to the line carries, then those of the drain steps it took)
+against the job events QEMU sent while the line ran (JOB_STATUS_CHANGE,
+BLOCK_JOB_PENDING/COMPLETED/CANCELLED/READY/ERROR), with ``speed`` left out
+of their data because the model does not track it.  A drain shows in
+QEMU's events as a ``paused`` right followed by ``running`` of a running
+job; the model has no such statuses for a drain (it takes the job's
+``job-copy`` steps instead), so each such pair is taken out of QEMU's
+sequence before the comparison and counted as a *drain pair* of the step.
+For query-block-jobs and query-jobs the returned lists are compared too
+(``speed`` left out); after every line the job list compared is both
+queries' fields merged.
+
 The on-disk headers are compared as well: each layer's backing string is
 read from its image (``QemuChain.disk_backing``, exact while the daemon
 runs for a header QEMU wrote, FACTS §8) and mapped to what it names: the
@@ -36,8 +49,8 @@ is given) or, after a stream's finalize, the base's ``json:`` filename
 (FACTS §1), of which the ``file``'s ``filename`` is what names the node.
 The model's ``headers`` map the same way (OTHER is ``(other)``).  A read
 costs a qemu-img run per layer, so the headers are read after each line
-that may write one (a change-backing-file or block-job-finalize that
-either side accepted) and at the end.
+that may write one (a change-backing-file either side accepted, or a line
+in which either side completed a job) and at the end.
 
 At the end the daemon is shut down (every image flushed and closed) and
 each layer's own clusters are read from its file and compared with the
@@ -73,8 +86,46 @@ from .harness import CHUNK, DaemonGone, HarnessError, QemuChain, expected_view, 
 TRANSIENT = frozenset({"created", "waiting", "aborting", "undefined"})
 #: What a header names when it is no file of the chain (the model's OTHER).
 OTHER_FILE = "(other)"
-#: Commands after which the replay reads the headers back (those that write one).
-HEADER_WRITERS = frozenset({"change-backing-file", "block-job-finalize"})
+#: Query commands whose returned lists are compared (``speed`` left out).
+QUERIES = frozenset({"query-block-jobs", "query-jobs"})
+
+
+def comparable_events(events: Sequence[Mapping[str, Any]]) -> tuple[dict[str, list[Any]], int]:
+    """Events by job (JOB_STATUS_CHANGE's ``id``, a block job event's
+    ``device``), each as ``(event, data)`` without ``speed``, in order, with
+    every drain's ``paused`` + ``running`` pair taken out; and how many
+    pairs were taken out.
+
+    Within one line a job can show ``paused`` right before ``running`` only
+    by a drain: a user's pause and resume are two lines, and a cancel of a
+    paused job starts with ``running``.
+
+    >>> ev = lambda s: {"event": "JOB_STATUS_CHANGE", "data": {"id": "j", "status": s}}
+    >>> comparable_events([ev("paused"), ev("running"), ev("paused")])
+    ({'j': [('JOB_STATUS_CHANGE', {'id': 'j', 'status': 'paused'})]}, 1)
+    """
+    by_job: dict[str, list[Any]] = {}
+    pairs = 0
+    for event in events:
+        data = {k: v for k, v in event.get("data", {}).items() if k != "speed"}
+        seq = by_job.setdefault(str(data.get("id", data.get("device"))), [])
+        if data.get("status") == "running" and seq and seq[-1] == ("JOB_STATUS_CHANGE", {**data, "status": "paused"}):
+            seq.pop()
+            pairs += 1
+            continue
+        seq.append((event["event"], data))
+    return by_job, pairs
+
+
+def job_fields(job: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a job compared after every line: status, progress, the
+    auto flags, and query-jobs' error (None when it has none)."""
+    keys = ("status", "offset", "len", "auto-finalize", "auto-dismiss")
+    return {**{k: job.get(k) for k in keys}, "error": job.get("error")}
+
+
+def _without_speed(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in j.items() if k != "speed"} for j in jobs]
 
 
 def header_names(backing_file: str | None, names: Sequence[str]) -> str | None:
@@ -120,6 +171,11 @@ class StepReport:
     qemu_jobs: dict[str, Any] = field(default_factory=dict)
     #: Model job-copy steps taken to follow QEMU's drains, by job ID.
     drain_steps: list[str] = field(default_factory=list)
+    #: The job events of the line: the model's (answer, then drain steps)
+    #: and QEMU's as received; and the drain pairs taken out of QEMU's.
+    model_events: list[dict[str, Any]] = field(default_factory=list)
+    qemu_events: list[dict[str, Any]] = field(default_factory=list)
+    drain_pairs: int = 0
     #: What each layer's header names, both sides; empty when not read.
     model_headers: dict[str, Any] = field(default_factory=dict)
     qemu_headers: dict[str, Any] = field(default_factory=dict)
@@ -175,7 +231,7 @@ class ReplayReport:
         for s in self.steps:
             out.append(
                 f"| {s.index} | `{format_line(s.line)}` | {s.outcome} | {_answer_text(s.model_answer)} | "
-                f"{_answer_text(s.qemu_answer)} | {', '.join(s.drain_steps)} | {'yes' if s.agrees else '**no**'} |"
+                f"{_answer_text(s.qemu_answer)} | {_drains(s)} | {'yes' if s.agrees else '**no**'} |"
             )
         for s in self.steps:
             if s.agrees:
@@ -201,6 +257,12 @@ class ReplayReport:
         if self.qemu_failure:
             out += ["", f"{self.failure_sentence()}. Nothing after it was compared."]
         return "\n".join(out) + "\n"
+
+
+def _drains(step: StepReport) -> str:
+    """The drain steps the model took and the drain pairs QEMU showed."""
+    pairs = f" ({step.drain_pairs} drain pair{'s' if step.drain_pairs != 1 else ''})" if step.drain_pairs else ""
+    return ", ".join(step.drain_steps) + pairs
 
 
 def _answer_text(answer: dict[str, Any] | None) -> str:
@@ -243,6 +305,7 @@ class Replayer:
         where = "the start"
         try:
             chain.start()
+            chain.take_events()  # building the chain emits no job events; start from none
             for name in self.extra_images:
                 chain.add_image(name)
             for index, line in enumerate(lines):
@@ -269,6 +332,7 @@ class Replayer:
             elif line.get("step") == "guest-write":
                 answer, state = self.executor.execute(state, line)
                 step.model_answer = answer.to_json()
+                step.model_events = list(answer.events)
                 if answer.ok:
                     self._guest_write(q, line["chunk"], state[DATA][self.rules.root][line["chunk"]])
                     step.qemu_answer = {"return": {}}
@@ -278,6 +342,7 @@ class Replayer:
                     step.outcome = "absorbed"
                     return step, state
                 step.model_answer = answer.to_json()
+                step.model_events = list(answer.events)
                 q.step(line["job"])
                 step.qemu_answer = {"return": {}}
                 state = nxt
@@ -286,9 +351,11 @@ class Replayer:
             qemu_jobs = self._quiesce(q)
             state = self._follow_drains(state, qemu_jobs, step)
             self._compare(q, state, qemu_jobs, step)
-            if line.get("execute") in HEADER_WRITERS and (
-                (step.model_answer and "return" in step.model_answer) or (step.qemu_answer and "return" in step.qemu_answer)
-            ):
+            self._compare_events(q, step)
+            accepted = (step.model_answer and "return" in step.model_answer) or (
+                step.qemu_answer and "return" in step.qemu_answer)
+            completed = any(e["event"] == "BLOCK_JOB_COMPLETED" for e in step.model_events + step.qemu_events)
+            if (line.get("execute") == "change-backing-file" and accepted) or completed:
                 step.model_headers = self._model_headers(state)
                 step.qemu_headers = self._qemu_headers(q)
                 if step.model_headers != step.qemu_headers:
@@ -304,6 +371,7 @@ class Replayer:
     def _command(self, q: QemuChain, state: tuple, line: dict[str, Any], step: StepReport) -> tuple:
         answer, nxt = self.executor.execute(state, line)
         step.model_answer = answer.to_json()
+        step.model_events = list(answer.events)
         if answer.error_class == A.MODEL_LIMIT:
             step.outcome = "skipped"
             return state
@@ -316,6 +384,8 @@ class Replayer:
             step.problems.append("one side accepted the command, the other refused it")
         elif not answer.ok and step.qemu_answer["error"] != step.model_answer["error"]:
             step.problems.append("the refusals differ")
+        elif name in QUERIES and _without_speed(step.qemu_answer["return"]) != step.model_answer["return"]:
+            step.problems.append(f"the {name} lists differ")
         return nxt
 
     def _qemu_name(self, q: QemuChain, value: Any) -> Any:
@@ -348,7 +418,7 @@ class Replayer:
         while True:
             jobs = q.jobs()
             if not any(j.get("busy") or j["status"] in TRANSIENT for j in jobs):
-                return {j["id"]: {"status": j["status"], "offset": j["offset"], "len": j["len"]} for j in jobs}
+                return {j["id"]: job_fields(j) for j in jobs}
             if time.monotonic() > deadline:
                 raise HarnessError(f"jobs did not settle: {jobs}")
             q.pump(0.005)
@@ -367,7 +437,8 @@ class Replayer:
                 )
                 if not behind:
                     break
-                state = self.rules.job_step(state, ("job-copy", top))
+                state, events = self.rules.job_step_events(state, ("job-copy", top))
+                step.model_events += events
                 step.drain_steps.append(job_id)
         return state
 
@@ -382,10 +453,17 @@ class Replayer:
         return {n: header_names(q.disk_backing(n), names) for n in names}
 
     def _model_jobs(self, state: tuple) -> dict[str, dict[str, Any]]:
-        return {
-            j["device"]: {"status": j["status"], "offset": j["offset"], "len": j["len"]}
-            for j in self.rules.query_block_jobs(state)
-        }
+        """The model's jobs with the fields compared after every line (see :func:`job_fields`)."""
+        errors = {j["id"]: j["error"] for j in self.rules.query_jobs(state) if "error" in j}
+        return {j["device"]: job_fields({**j, "error": errors.get(j["device"])}) for j in self.rules.query_block_jobs(state)}
+
+    def _compare_events(self, q: QemuChain, step: StepReport) -> None:
+        """QEMU's job events of the line against the model's (see the module doc)."""
+        step.qemu_events = q.take_events()
+        model, _ = comparable_events(step.model_events)
+        qemu, step.drain_pairs = comparable_events(step.qemu_events)
+        if model != qemu:
+            step.problems.append("the events differ")
 
     def _qemu_graph(self, q: QemuChain) -> dict[str, Any]:
         """QEMU's graph, each filter named ``filter:<job-id>`` after the job

@@ -6,7 +6,7 @@ from so a reviewer can check them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -20,12 +20,17 @@ MODEL_LIMIT = "ModelLimit"
 
 @dataclass(frozen=True)
 class Answer:
-    """One QMP reply.  ``ok`` answers carry ``value``; errors carry class and desc."""
+    """One QMP reply.  ``ok`` answers carry ``value``; errors carry class and desc.
+
+    ``events`` are the QMP events QEMU emits while it runs the command or
+    step (``{"event": ..., "data": ...}``, no timestamps), in order; they are
+    not part of the reply itself, so :meth:`to_json` leaves them out."""
 
     ok: bool
     value: Any = None
     error_class: str = ""
     desc: str = ""
+    events: tuple[dict[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         if self.ok:
@@ -47,6 +52,11 @@ def ok(value: Any = None) -> Answer:
 
 def error(desc: str, error_class: str = GENERIC) -> Answer:
     return Answer(False, error_class=error_class, desc=desc)
+
+
+def with_events(answer: Answer, events: list[dict[str, Any]]) -> Answer:
+    """``answer`` with the events the command emitted."""
+    return replace(answer, events=tuple(events)) if events else answer
 
 
 # Texts (qemu-domain.md §2.2 start-up checks, §2.3 blocker reasons, §5.3 verbs).

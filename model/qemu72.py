@@ -14,11 +14,14 @@ answers QEMU 7.2 gave to the harness.  What the profile shares with the seed
    walk crosses it is refused with ``Node '#blockN' is busy`` (FACTS §3, §6).
    The filter is not a node of the state: it exists while its job is
    running, paused or pending, and is dropped at finalize or abort.
-3. Jobs follow JobStatus and the verb table (§5.1-§5.3, FACTS §5).  The
-   profile's jobs are started with ``auto-finalize: false`` and
-   ``auto-dismiss: false`` (the way a management layer runs them): the
-   graph changes only at ``block-job-finalize`` (§2.5 stream_prepare), and a
-   job keeps its op blockers until ``block-job-dismiss`` (§2.5, FACTS §4).
+3. Jobs follow JobStatus and the verb table (§5.1-§5.3, FACTS §5).  A job
+   started with ``auto-finalize: false`` waits in PENDING for
+   ``block-job-finalize``, where the graph changes (§2.5 stream_prepare);
+   with ``auto-dismiss: false`` it stays CONCLUDED, keeping its op blockers,
+   until ``block-job-dismiss`` (§2.5, FACTS §4).  QEMU's defaults (both
+   true) take those steps by themselves when the job's run ends or it is
+   cancelled (job_completed_txn_success, job_conclude; FACTS §1, §11), in
+   the same model step.
 4. A job advances the way a throttled 7.2 stream does (FACTS §0): it skips
    the chunks that need no copy without sleeping, copies the next chunk that
    needs one and sleeps; copying the last chunk ends the run (PENDING).  Its
@@ -29,6 +32,11 @@ answers QEMU 7.2 gave to the harness.  What the profile shares with the seed
 5. Nodes are monitor-owned (blockdev-add): a node a stream cuts out of the
    chain stays a node with its own backing link (FACTS §1), so unlike the
    seed the profile never marks nodes REMOVED.
+6. Every answer carries the QMP events the command or step emits (FACTS §1,
+   §4, §5, §11): JOB_STATUS_CHANGE for each status a job passes through
+   (transient ones included), BLOCK_JOB_PENDING, BLOCK_JOB_COMPLETED and
+   BLOCK_JOB_CANCELLED.  ``speed`` is left out of the last two: the model
+   does not track a job's rate.
 """
 
 from __future__ import annotations
@@ -64,6 +72,11 @@ from .state import (
 #: Job record field after the seed's eight: bit n set when node n was an
 #: intermediate node of the job at its start (the nodes it holds, §2.3).
 J_NODES = 8
+#: Job record field: how the job was started, as bits (below).
+J_OPTS = 9
+
+#: Option bits of a block-stream (the action's fourth item, J_OPTS of the job).
+AUTO_FINALIZE, AUTO_DISMISS, NAMED_FILTER = 1, 2, 4
 
 #: Bytes per chunk in query-block-jobs: QEMU 7.2's STREAM_CHUNK (FACTS §0).
 CHUNK_BYTES = 512 * 1024
@@ -122,6 +135,15 @@ STREAM_BUSY = A.job_blocker_reason("stream")
 def filter_label(job_id: str) -> str:
     """The model's name for a job's filter in graphs: QEMU's name is ``#blockN``."""
     return f"filter:{job_id}"
+
+
+def filter_node_name(job_id: str) -> str:
+    """The ``filter-node-name`` the model gives a job's filter when it names it."""
+    return f"{job_id}-cor"
+
+
+def status_event(job_id: str, status: JobStatus) -> dict:
+    return {"event": "JOB_STATUS_CHANGE", "data": {"id": job_id, "status": status.name.lower()}}
 
 
 class Qemu72Rules(SeedRules):
@@ -202,25 +224,43 @@ class Qemu72Rules(SeedRules):
         job = self.job_by_id(state, label[len("filter:") :])
         return job is not None and job[J_STATUS] in FILTER_LIVE
 
-    def display(self, label: str) -> str:
-        """The name QEMU prints for a node: filters are automatically named."""
-        return AUTO_FILTER if label.startswith("filter:") else label
+    def display(self, state: tuple, label: str) -> str:
+        """The name QEMU prints for a node: a filter's ``filter-node-name``, or
+        its automatic name (FACTS §7)."""
+        if not label.startswith("filter:"):
+            return label
+        job_id = label[len("filter:") :]
+        job = self.job_by_id(state, job_id)
+        return filter_node_name(job_id) if job is not None and job[J_OPTS] & NAMED_FILTER else AUTO_FILTER
 
     def first_busy(self, state: tuple, labels: list[str]) -> A.Answer | None:
         for label in labels:
             if self.blocked(state, label):
-                return A.busy(self.display(label), STREAM_BUSY)
+                return A.busy(self.display(state, label), STREAM_BUSY)
         return None
 
     # -- block-stream (§2.2 v8.2, FACTS §2, §3, §6) ----------------------------
-    def stream(self, state: tuple, top: int, base: int) -> Step:
+    def walk_end(self, state: tuple, base: int, bottom: int) -> str | None:
+        """Where the op-blocker walk of a new stream stops (qmp_block_stream):
+        at the base, or, when the stream names its ``bottom`` node, at
+        whatever sits right below that node, which may be another job's
+        filter (FACTS §6: stream E bottom D passes C's filter, base-node C
+        does not)."""
+        if bottom != NONE:
+            return self.graph(state)[self.names[bottom]]
+        return self.names[base] if base != NONE else None
+
+    def stream(self, state: tuple, top: int, base: int, opts: int = 0, bottom: int = NONE) -> Step:
         """Start ``stream-<top>`` down to ``base`` (NONE: the whole chain).
 
         The caller has resolved the names, so what is left is the blocker
         walk, then the job: its blockers on the top and every node between
-        top and base (not the base), and its first advance.
+        top and base (not the base), and its first advance.  ``opts`` are
+        the option bits (AUTO_FINALIZE, ...); ``bottom`` is the node the
+        stream named as ``bottom`` (its base is the node below it), NONE
+        when it named a ``base-node`` or nothing.
         """
-        refusal = self.first_busy(state, self.walk(state, self.names[top], self.names[base] if base != NONE else None))
+        refusal = self.first_busy(state, self.walk(state, self.names[top], self.walk_end(state, base, bottom)))
         if refusal:
             return refusal, state
         limit = self._job_limit(state)
@@ -228,9 +268,12 @@ class Qemu72Rules(SeedRules):
             return limit, state
         nodes = between(state[BACKING], top, base)
         mask = sum(1 << n for n in nodes)
-        job = (top, Kind.STREAM, top, base, S.RUNNING, 0, 0, 0, mask)
+        job = (top, Kind.STREAM, top, base, S.RUNNING, 0, 0, 0, mask, opts)
         state = self._start(state, job, [top, *nodes])
-        return A.OK, self.advance(state, job)
+        job_id = self.job_id(top)
+        events = [status_event(job_id, S.CREATED), status_event(job_id, S.RUNNING)]
+        state = self.advance(state, job, events)
+        return A.with_events(A.OK, events), state
 
     def commit(self, state: tuple, top: int, base: int) -> Step:
         return A.model_limit("block-commit is not modelled in the qemu-7.2 profile"), state
@@ -248,9 +291,11 @@ class Qemu72Rules(SeedRules):
                 return data[node][chunk]
         return 0
 
-    def advance(self, state: tuple, job: tuple) -> tuple:
+    def advance(self, state: tuple, job: tuple, events: list[dict]) -> tuple:
         """Skip the chunks that need no copy, copy the next one, sleep; the
-        last chunk ends the run and the job waits in PENDING (FACTS §0, §5)."""
+        last chunk ends the run: the job waits in PENDING, or with
+        auto-finalize goes on to finalize (FACTS §0, §5, §11).  The events
+        are appended to ``events``."""
         cursor, new_data = job[J_CURSOR], state[DATA]
         while cursor < self.chunks:
             value = self.needs_copy(state, job, cursor)
@@ -258,9 +303,17 @@ class Qemu72Rules(SeedRules):
             if value:
                 new_data = _set_chunk(new_data, job[J_TOP], cursor - 1, value)
                 break
-        status = S.PENDING if cursor == self.chunks else S.RUNNING
         state = put(state, DATA, new_data)
-        return self._with_job(state, job, self._set(job, J_CURSOR, cursor, J_STATUS, status))
+        if cursor < self.chunks:
+            return self._with_job(state, job, self._set(job, J_CURSOR, cursor))
+        pending = self._set(job, J_CURSOR, cursor, J_STATUS, S.PENDING)
+        state = self._with_job(state, job, pending)
+        job_id = self.job_id(job[J_TOP])
+        events += [status_event(job_id, S.WAITING), status_event(job_id, S.PENDING)]
+        if job[J_OPTS] & AUTO_FINALIZE:
+            return self._complete(state, pending, events)
+        events.append({"event": "BLOCK_JOB_PENDING", "data": {"type": "stream", "id": job_id}})
+        return state
 
     def job_steps(self, state: tuple) -> Iterator[tuple]:
         """A running job that is not user-paused can always advance: it sleeps
@@ -270,9 +323,45 @@ class Qemu72Rules(SeedRules):
                 yield ("job-copy", job[J_TOP])
 
     def job_step(self, state: tuple, action: tuple) -> tuple:
+        return self.job_step_events(state, action)[0]
+
+    def job_step_events(self, state: tuple, action: tuple) -> tuple[tuple, list[dict]]:
+        """The state after a job's internal step, and the events it emits."""
         if action[0] != "job-copy":
             raise ValueError(f"unknown job step {action[0]!r} in the qemu-7.2 profile")
-        return self.advance(state, find_job(state[JOBS], action[1]))
+        events: list[dict] = []
+        return self.advance(state, find_job(state[JOBS], action[1]), events), events
+
+    # -- the end of a job (§2.5, FACTS §1, §4, §5) --------------------------------
+    def _block_job_event(self, name: str, job: tuple) -> dict:
+        """BLOCK_JOB_COMPLETED or BLOCK_JOB_CANCELLED, with the job's progress
+        as query-block-jobs shows it (``speed`` left out, see point 6)."""
+        info = self._info(job)
+        data = {"device": info["device"], "len": info["len"], "offset": info["offset"], "type": "stream"}
+        return {"event": name, "data": data}
+
+    def _complete(self, state: tuple, job: tuple, events: list[dict]) -> tuple:
+        """stream_prepare: drop the filter, point the top at the base, in its
+        header (bdrv_change_backing_file, the base's filename; no base: no
+        backing string) and live (§2.5, FACTS §1).  The header is written
+        whatever it said, so a user's change-backing-file of the top is lost
+        (FACTS §8).  Then the job concludes."""
+        top = job[J_TOP]
+        state = put(state, BACKING, state[BACKING][:top] + (job[J_BASE],) + state[BACKING][top + 1 :])
+        state = put(state, HEADERS, state[HEADERS][:top] + (job[J_BASE],) + state[HEADERS][top + 1 :])
+        events.append(self._block_job_event("BLOCK_JOB_COMPLETED", job))
+        return self._conclude(state, job, job, events)
+
+    def _conclude(self, state: tuple, old: tuple, job: tuple, events: list[dict]) -> tuple:
+        """``old``, now ``job``, goes to CONCLUDED (job_conclude), and with
+        auto-dismiss on to NULL at once: freed, its blockers dropped."""
+        job_id = self.job_id(job[J_TOP])
+        events.append(status_event(job_id, S.CONCLUDED))
+        concluded = self._set(job, J_STATUS, S.CONCLUDED)
+        if job[J_OPTS] & AUTO_DISMISS:
+            events.append(status_event(job_id, S.NULL))
+            return self._with_job(self._unblock(state, old), old, None)
+        return self._with_job(state, old, concluded)
 
     # -- verbs (§5.3, FACTS §4, §5) -------------------------------------------------
     def _find(self, state: tuple, top: int) -> tuple[tuple | None, A.Answer | None]:
@@ -287,7 +376,9 @@ class Qemu72Rules(SeedRules):
         """Cancel: refused on a user-paused job without force (qmp_block_job_cancel
         checks before the verb table); otherwise every cancel of a stream is a
         force cancel that aborts at once, without stream_prepare, so the graph
-        never changes, even in PENDING (§2.6, FACTS §4)."""
+        never changes, even in PENDING (§2.6, FACTS §4).  A user-paused job
+        is resumed first (job_cancel_locked), then aborts.  ``force`` is
+        true for ``job-cancel``, which has no such check (FACTS §4)."""
         job, refusal = self._find(state, top)
         if refusal:
             return refusal, state
@@ -296,8 +387,11 @@ class Qemu72Rules(SeedRules):
         refusal = self._verb(job, "cancel")
         if refusal:
             return refusal, state
-        new = self._set(job, J_STATUS, S.CONCLUDED, J_FLAGS, job[J_FLAGS] | CANCELLED)
-        return A.OK, self._with_job(state, job, new)
+        job_id = self.job_id(top)
+        events = [status_event(job_id, S.RUNNING)] if job[J_STATUS] == S.PAUSED else []
+        events += [status_event(job_id, S.ABORTING), self._block_job_event("BLOCK_JOB_CANCELLED", job)]
+        state = self._conclude(state, job, self._set(job, J_FLAGS, job[J_FLAGS] | CANCELLED), events)
+        return A.with_events(A.OK, events), state
 
     def pause(self, state: tuple, top: int) -> Step:
         """Verb table first, then "Job is already paused" (§5.3)."""
@@ -311,7 +405,9 @@ class Qemu72Rules(SeedRules):
             return ALREADY_PAUSED, state
         if job[J_PAUSES] >= self.scenario.pauses_per_job:
             return A.model_limit(f"the scenario allows {self.scenario.pauses_per_job} pause(s) per job"), state
-        return A.OK, self._with_job(state, job, self._set(job, J_STATUS, S.PAUSED, J_PAUSES, job[J_PAUSES] + 1))
+        paused = self._set(job, J_STATUS, S.PAUSED, J_PAUSES, job[J_PAUSES] + 1)
+        events = [status_event(self.job_id(top), S.PAUSED)]
+        return A.with_events(A.OK, events), self._with_job(state, job, paused)
 
     def resume(self, state: tuple, top: int) -> Step:
         """"not paused" comes before the verb table (§5.3); the woken job
@@ -322,7 +418,9 @@ class Qemu72Rules(SeedRules):
         if job[J_STATUS] != S.PAUSED:
             return NOT_PAUSED, state
         running = self._set(job, J_STATUS, S.RUNNING)
-        return A.OK, self.advance(self._with_job(state, job, running), running)
+        events = [status_event(self.job_id(top), S.RUNNING)]
+        state = self.advance(self._with_job(state, job, running), running, events)
+        return A.with_events(A.OK, events), state
 
     def set_speed(self, state: tuple, top: int, speed: int) -> Step:
         """Verb table first, then the sign of the speed (FACTS §5)."""
@@ -342,21 +440,18 @@ class Qemu72Rules(SeedRules):
         return self._verb(job, "complete") or A.cannot_complete(self.job_id(top)), state
 
     def finalize(self, state: tuple, top: int) -> Step:
-        """stream_prepare: drop the filter, point the top at the base, in its
-        header (bdrv_change_backing_file, the base's filename; no base: no
-        backing string) and live (§2.5, FACTS §1).  The header is written
-        whatever it said, so a user's change-backing-file of the top is lost
-        (FACTS §8).  Only a job that copied everything is PENDING (a cancel
-        aborts it, and writes no header)."""
+        """PENDING -> the job's completion (:meth:`_complete`).  Only a job
+        that copied everything is PENDING (a cancel aborts it, and writes no
+        header)."""
         job, refusal = self._find(state, top)
         if refusal:
             return refusal, state
         refusal = self._verb(job, "finalize")
         if refusal:
             return refusal, state
-        state = put(state, BACKING, state[BACKING][:top] + (job[J_BASE],) + state[BACKING][top + 1 :])
-        state = put(state, HEADERS, state[HEADERS][:top] + (job[J_BASE],) + state[HEADERS][top + 1 :])
-        return A.OK, self._with_job(state, job, self._set(job, J_STATUS, S.CONCLUDED))
+        events: list[dict] = []
+        state = self._complete(state, job, events)
+        return A.with_events(A.OK, events), state
 
     def dismiss(self, state: tuple, top: int) -> Step:
         """CONCLUDED -> NULL: the job is freed and only now drops its blockers (§2.5)."""
@@ -366,7 +461,8 @@ class Qemu72Rules(SeedRules):
         refusal = self._verb(job, "dismiss")
         if refusal:
             return refusal, state
-        return A.OK, self._with_job(self._unblock(state, job), job, None)
+        events = [status_event(self.job_id(top), S.NULL)]
+        return A.with_events(A.OK, events), self._with_job(self._unblock(state, job), job, None)
 
     # -- change-backing-file (FACTS §8) ------------------------------------------------
     def change_backing_file(self, state: tuple, image: int, target: int) -> Step:
@@ -393,27 +489,43 @@ class Qemu72Rules(SeedRules):
         headers = state[HEADERS][:image] + (target,) + state[HEADERS][image + 1 :]
         return A.OK, put(put(state, HEADERS, headers), CHANGES_LEFT, left - 1)
 
-    # -- query-block-jobs -------------------------------------------------------------
+    # -- query-block-jobs, query-jobs -------------------------------------------------
+    def _info(self, job: tuple) -> dict:
+        """A job as query-block-jobs shows it.  ``len`` is 0 for a stream with
+        nothing between top and base (FACTS §0, §1); ``busy`` is false
+        because the model is read between commands, when jobs sleep.  The
+        model does not track ``speed``, so it is left out."""
+        length = self.chunks * CHUNK_BYTES if job[J_NODES] else 0
+        return {
+            "type": "stream",
+            "device": self.job_id(job[J_TOP]),
+            "status": S(job[J_STATUS]).name.lower(),
+            "len": length,
+            "offset": job[J_CURSOR] * CHUNK_BYTES if length else 0,
+            "busy": False,
+            "paused": job[J_STATUS] == S.PAUSED,
+            "io-status": "ok",
+            "ready": False,
+            "auto-finalize": bool(job[J_OPTS] & AUTO_FINALIZE),
+            "auto-dismiss": bool(job[J_OPTS] & AUTO_DISMISS),
+        }
+
     def query_block_jobs(self, state: tuple) -> list[dict]:
-        """Every job until it is dismissed, under its ID.  ``len`` is 0 for a
-        stream with nothing between top and base (FACTS §0, §1); ``busy`` is
-        false because the model is read between commands, when jobs sleep."""
+        """Every job until it is dismissed, under its ID."""
+        return [self._info(job) for job in state[JOBS]]
+
+    def query_jobs(self, state: tuple) -> list[dict]:
+        """query-jobs (job_query_single): the same jobs by ``id``, progress in
+        bytes as query-block-jobs' offset and len, and a cancelled job's
+        error, strerror(ECANCELED) (FACTS §11)."""
         out = []
         for job in state[JOBS]:
-            length = self.chunks * CHUNK_BYTES if job[J_NODES] else 0
-            out.append(
-                {
-                    "type": "stream",
-                    "device": self.job_id(job[J_TOP]),
-                    "status": S(job[J_STATUS]).name.lower(),
-                    "len": length,
-                    "offset": job[J_CURSOR] * CHUNK_BYTES if length else 0,
-                    "busy": False,
-                    "paused": job[J_STATUS] == S.PAUSED,
-                    "io-status": "ok",
-                    "ready": False,
-                }
-            )
+            info = self._info(job)
+            entry = {"id": info["device"], "type": "stream", "status": info["status"],
+                     "current-progress": info["offset"], "total-progress": info["len"]}
+            if job[J_FLAGS] & CANCELLED:
+                entry["error"] = "Operation canceled"
+            out.append(entry)
         return out
 
 

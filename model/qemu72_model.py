@@ -18,8 +18,8 @@ from blockcheck.checker.api import Fairness
 from . import answers as A
 from .command_model import CommandModel
 from .commands import format_line
-from .qemu72 import JobStatus, Qemu72Rules, chain_nodes, nodes_of
-from .qemu72_script import Executor72, action_to_line
+from .qemu72 import AUTO_DISMISS, AUTO_FINALIZE, NAMED_FILTER, JobStatus, Qemu72Rules, chain_nodes, nodes_of
+from .qemu72_script import GENERIC_VERBS, Executor72, action_to_line
 from .scenario import Scenario, ScenarioError
 from .state import (
     BACKING,
@@ -52,6 +52,8 @@ USER_ACTIONS = (
     "change-backing-file",
     "guest-write",
 )
+#: The option bit each QMP form adds to the streams the model tries.
+FORM_OPTS = {"auto-finalize": AUTO_FINALIZE, "auto-dismiss": AUTO_DISMISS, "filter-node-name": NAMED_FILTER}
 #: Verbs the user is assumed to send eventually when they are enabled:
 #: whoever pauses a job resumes it, and whoever starts a job with
 #: auto-finalize/auto-dismiss false finalizes and dismisses it.
@@ -68,17 +70,27 @@ class Qemu72Model(CommandModel):
         self.rules = Qemu72Rules(scenario)
         self.name = f"qemu-block/{scenario.profile}"
         enabled = set(scenario.commands) | {"block-job-finalize", "block-job-dismiss", "guest-write"}
-        self.action_names = tuple(a for a in USER_ACTIONS if a in enabled) + ("job-copy",)
+        generic = [v for v in GENERIC_VERBS if "job-verbs" in scenario.qmp_forms and f"block-{v}" in enabled]
+        self.action_names = tuple(a for a in USER_ACTIONS if a in enabled) + tuple(generic) + ("job-copy",)
         self._commands = frozenset(enabled)
+        self._generic = tuple(generic)
+        # every combination of the option bits the scenario's forms allow
+        self._opts = [0]
+        for form, bit in FORM_OPTS.items():
+            if form in scenario.qmp_forms:
+                self._opts += [o | bit for o in self._opts]
+        self._bottoms = "bottom" in scenario.qmp_forms
         self._executor = Executor72(self.rules)
 
     def apply(self, state: tuple, action: tuple) -> tuple[A.Answer, tuple]:
         """QEMU's answer to ``action`` and the state after it (refusals keep the state)."""
         rules, name = self.rules, action[0]
         if name == "block-stream":
-            return rules.stream(state, action[1], action[2])
+            return rules.stream(state, *action[1:])
         if name == "block-job-cancel":
             return rules.cancel(state, action[1], action[2])
+        if name == "job-cancel":
+            return rules.cancel(state, action[1], True)
         if name == "guest-write":
             return rules.guest_write(state, action[1])
         if name == "job-copy":
@@ -87,27 +99,33 @@ class Qemu72Model(CommandModel):
             # QEMU's checks (root, image, chain) are the executor's
             return self._executor.run(state, action_to_line(rules, action))
         verb = {
-            "block-job-pause": rules.pause,
-            "block-job-resume": rules.resume,
-            "block-job-finalize": rules.finalize,
-            "block-job-dismiss": rules.dismiss,
-        }[name]
+            "pause": rules.pause,
+            "resume": rules.resume,
+            "finalize": rules.finalize,
+            "dismiss": rules.dismiss,
+        }[name.removeprefix("block-").removeprefix("job-")]
         return verb(state, action[1])
 
     def candidates(self, state: tuple) -> Iterator[tuple]:
         """Every command the user could send now, accepted or not, then the job steps.
 
         Streams are offered from every node of the chain to every node below
-        it or to the chain's end; verbs to every job, whatever its status;
-        header rewrites (when enabled) of every chain node with a backing
-        link, through the root.
+        it or to the chain's end, in every form the scenario's QMP forms
+        allow (option bits, and the base named by its lowest node as
+        ``bottom``); verbs to every job, whatever its status, as block-job-*
+        and (with the job-verbs form) job-*; header rewrites (when enabled)
+        of every chain node with a backing link, through the root.
         """
-        commands, jobs = self._commands, state[JOBS]
+        commands, jobs, backing = self._commands, state[JOBS], state[BACKING]
         can_start = len(jobs) < self.scenario.max_jobs and state[JOBS_LEFT] > 0
         if can_start and "block-stream" in commands:
             for top in chain_nodes(state, self.rules.root):
-                for base in (*chain_below(state[BACKING], top), NONE):
-                    yield ("block-stream", top, base)
+                below = chain_below(backing, top)
+                for depth, base in enumerate((*below, NONE)):
+                    bottoms = (NONE, (top, *below)[depth]) if self._bottoms else (NONE,)
+                    for opts in self._opts:
+                        for bottom in bottoms:
+                            yield ("block-stream", top, base, opts, bottom)
         for job in jobs:
             top = job[J_TOP]
             if "block-job-cancel" in commands:
@@ -115,6 +133,8 @@ class Qemu72Model(CommandModel):
             for verb in USER_ACTIONS[2:6]:
                 if verb in commands:
                     yield (verb, top)
+            for verb in self._generic:
+                yield (verb, top)
         if state[CHANGES_LEFT] and "change-backing-file" in commands:
             # through the root, as in the seed's BlockModel: re-point a chain
             # node's header at another node below it (the same string again

@@ -49,8 +49,19 @@ from .qmp_schema import (
     req,
     table,
 )
-from .qemu72 import STREAM_BUSY, Qemu72Rules, filter_label
-from .state import BACKING, J_TOP, NONE, OTHER, chain_below
+from .qemu72 import (
+    AUTO_DISMISS,
+    AUTO_FINALIZE,
+    J_OPTS,
+    NAMED_FILTER,
+    STREAM_BUSY,
+    JobStatus,
+    Qemu72Rules,
+    filter_label,
+    filter_node_name,
+    status_event,
+)
+from .state import BACKING, J_TOP, JOBS, NONE, OTHER, chain_below
 
 #: A reference to a job's filter in a script (the replay puts in QEMU's name).
 FILTER_REF = "@filter:"
@@ -66,6 +77,9 @@ JOB_VERBS = (
     "block-job-finalize",
     "block-job-dismiss",
 )
+#: The generic job verbs (job-qmp.c): ``id`` names the job, an unknown one is
+#: "Job not found" (FACTS §5), and job-cancel is always a forced cancel.
+GENERIC_VERBS = ("job-cancel", "job-pause", "job-resume", "job-complete", "job-finalize", "job-dismiss")
 #: The script's internal steps in this profile.
 STEPS = ("guest-write", "job-copy")
 
@@ -76,21 +90,24 @@ _BACKUP = (*_JOB, req("sync", SYNC), opt("speed", "int"), opt("bitmap", "str"), 
            opt("filter-node-name", "str"), opt("x-perf", "object"), req("target", "str"))
 #: The commands this profile answers, with QEMU 7.2's arguments in schema
 #: order (query-qmp-schema of qemu-storage-daemon 7.2).  block-stream models
-#: all but ``on-error`` and ``filter-node-name``; the other commands are
-#: answered for their refusals, which look at the node alone, so all their
-#: members pass.
+#: all but ``on-error`` (the model has no I/O errors); the other commands
+#: are answered for their refusals, which look at the node alone, so all
+#: their members pass.
 SCHEMA = table(
     Command("block-stream", (*_JOB, opt("base", "str"), opt("base-node", "str"), opt("backing-file", "str"),
                              opt("bottom", "str"), opt("speed", "int"), opt("on-error", ON_ERROR),
                              opt("filter-node-name", "str"), *_AUTO),
-            frozenset({"job-id", "device", "base", "base-node", "backing-file", "bottom", "speed", *(m.name for m in _AUTO)})),
+            frozenset({"job-id", "device", "base", "base-node", "backing-file", "bottom", "speed", "filter-node-name",
+                       *(m.name for m in _AUTO)})),
     Command("block-commit", (*_JOB, opt("base-node", "str"), opt("base", "str"), opt("top-node", "str"), opt("top", "str"),
                              opt("backing-file", "str"), opt("speed", "int"), opt("on-error", ON_ERROR),
                              opt("filter-node-name", "str"), *_AUTO)),
     *JOB_VERB_COMMANDS,
     Command("block-job-finalize", (req("id", "str"),)),
     Command("block-job-dismiss", (req("id", "str"),)),
+    *(Command(name, (req("id", "str"),)) for name in GENERIC_VERBS),
     QUERY_BLOCK_JOBS,
+    Command("query-jobs", ()),
     CHANGE_BACKING_FILE,
     Command("blockdev-del", (req("node-name", "str"),)),
     BLOCK_RESIZE,
@@ -114,12 +131,9 @@ def action_to_line(rules: Qemu72Rules, action: tuple) -> dict[str, Any]:
     """The script line for a model action of the qemu-7.2 profile."""
     name = action[0]
     if name == "block-stream":
-        top, base = action[1], action[2]
-        args: dict[str, Any] = {"job-id": rules.job_id(top), "device": rules.names[top]}
-        if base != NONE:
-            args["base-node"] = rules.names[base]
-        args.update({"auto-finalize": False, "auto-dismiss": False})
-        return {"execute": name, "arguments": args}
+        return {"execute": name, "arguments": stream_arguments(rules, *action[1:])}
+    if name in GENERIC_VERBS:
+        return {"execute": name, "arguments": {"id": rules.job_id(action[1])}}
     if name == "block-job-cancel":
         args = {"device": rules.job_id(action[1])}
         if action[2]:
@@ -141,6 +155,25 @@ def action_to_line(rules: Qemu72Rules, action: tuple) -> dict[str, Any]:
         }
         return {"execute": name, "arguments": args}
     raise ValueError(f"no script form for action {action!r}")
+
+
+def stream_arguments(rules: Qemu72Rules, top: int, base: int, opts: int, bottom: int) -> dict[str, Any]:
+    """block-stream's arguments for a stream from ``top`` to ``base`` with the
+    option bits ``opts``: the base named by ``base-node``, or the lowest node
+    streamed named as ``bottom``; the auto flags written out only where they
+    differ from QEMU's defaults, as people write them."""
+    args: dict[str, Any] = {"job-id": rules.job_id(top), "device": rules.names[top]}
+    if bottom != NONE:
+        args["bottom"] = rules.names[bottom]
+    elif base != NONE:
+        args["base-node"] = rules.names[base]
+    if opts & NAMED_FILTER:
+        args["filter-node-name"] = filter_node_name(rules.job_id(top))
+    if not opts & AUTO_FINALIZE:
+        args["auto-finalize"] = False
+    if not opts & AUTO_DISMISS:
+        args["auto-dismiss"] = False
+    return args
 
 
 def header_target(rules: Qemu72Rules, backing_file: str) -> int:
@@ -179,13 +212,18 @@ class Executor72:
 
     # -- names -------------------------------------------------------------------
     def label(self, state: tuple, name: Any) -> str | None:
-        """The graph label a node name denotes: a node, or ``@filter:<id>`` for a
-        live or concluded job's filter; None for an unknown name."""
+        """The graph label a node name denotes: a node, or a live or concluded
+        job's filter, by ``@filter:<id>`` or by its ``filter-node-name``;
+        None for an unknown name."""
         if not isinstance(name, str):
             return None
         if name.startswith(FILTER_REF):
             job_id = name[len(FILTER_REF) :]
             return filter_label(job_id) if self.rules.job_by_id(state, job_id) else None
+        for job in state[JOBS]:
+            job_id = self.rules.job_id(job[J_TOP])
+            if job[J_OPTS] & NAMED_FILTER and name == filter_node_name(job_id):
+                return filter_label(job_id)
         return name if name in self.rules.names else None
 
     def node(self, name: str) -> int:
@@ -211,10 +249,12 @@ class Executor72:
         name, args = line["execute"], dict(line.get("arguments", {}))
         if name == "block-stream":
             return self._stream(state, args)
-        if name in JOB_VERBS:
+        if name in JOB_VERBS or name in GENERIC_VERBS:
             return self._verb(state, name, args)
         if name == "query-block-jobs":
             return A.ok(self.rules.query_block_jobs(state)), state
+        if name == "query-jobs":
+            return A.ok(self.rules.query_jobs(state)), state
         if name == "change-backing-file":
             return self._change_backing_file(state, args)
         return self._guarded(state, name, args), state
@@ -226,15 +266,22 @@ class Executor72:
         job = rules.job_by_id(state, line["job"])
         if job is None or ("job-copy", job[J_TOP]) not in set(rules.job_steps(state)):
             return A.model_limit(f"step {step} of job '{line['job']}' is not enabled in this state"), state
-        return A.OK, rules.job_step(state, ("job-copy", job[J_TOP]))
+        state, events = rules.job_step_events(state, ("job-copy", job[J_TOP]))
+        return A.with_events(A.OK, events), state
 
-    # -- block-stream, in QEMU 7.2's order of checks (§2.2 v8.2, FACTS §2) -----------
+    # -- block-stream, in QEMU 7.2's order of checks (§2.2 v8.2, FACTS §2, §11) -------
     def _stream(self, state: tuple, args: dict[str, Any]) -> tuple[A.Answer, tuple]:
+        """qmp_block_stream, then stream_start: the argument clashes, the
+        device, ``base``/``base-node``, ``bottom``, the op-blocker walk (to
+        the base, or to what sits below the bottom), a ``backing-file``
+        without a base node (``bottom`` does not count as one, as in
+        qmp_block_stream), the filter's node name (bdrv_insert_node), the
+        job (block_job_create: ID, speed), then the model's own names and
+        :meth:`.Qemu72Rules.stream`."""
         rules = self.rules
-        if "base" in args and "base-node" in args:
-            return A.error("'base' and 'base-node' cannot be specified at the same time"), state
-        if "bottom" in args:
-            return _not_modelled("block-stream with 'bottom'"), state
+        for first, second in (("base", "base-node"), ("base", "bottom"), ("bottom", "base-node")):
+            if first in args and second in args:
+                return A.error(f"'{first}' and '{second}' cannot be specified at the same time"), state
         device = args.get("device")
         top = self.label(state, device)
         if top is None:
@@ -244,7 +291,7 @@ class Executor72:
         if "base" in args:
             # blockdev-add with an explicit backing gives json: file names (FACTS §2)
             return A.error(f"Can't find '{args['base']}' in the backing chain"), state
-        base = NONE
+        base, bottom, opts = NONE, NONE, self._options(args)
         if "base-node" in args:
             label = self.label(state, args["base-node"])
             if label is None:
@@ -254,47 +301,83 @@ class Executor72:
             base = self.node(label)
             if base not in chain_below(state[BACKING], self.node(top)):
                 return A.error(f"Node '{label}' is not a backing image of '{top}'"), state
-        walk = rules.walk(state, top, label if base != NONE else None)
-        refusal = rules.first_busy(state, walk)
+        if "bottom" in args:
+            bottom, refusal = self._bottom(state, top, device, args["bottom"])
+            if refusal:
+                return refusal, state
+            base = state[BACKING][bottom]
+        refusal = rules.first_busy(state, rules.walk(state, top, rules.walk_end(state, base, bottom)))
         if refusal:
             return refusal, state
-        if "backing-file" in args and base == NONE:
+        if "backing-file" in args and "base-node" not in args:
             return A.error("backing file specified, but streaming the entire chain"), state
-        job_id = args.get("job-id", "")
+        job_id, name = args.get("job-id", ""), args.get("filter-node-name")
+        if name is not None and (name in rules.names or name in self.filter_names(state)):
+            return A.error(f"Could not create node: Duplicate nodes with node-name='{name}'"), state
+        if name is not None and not _ID.match(name):
+            return _not_modelled(f"block-stream with filter-node-name {name!r}, not a well-formed node name"), state
         if not _ID.match(job_id):
             return A.error(f"Invalid job ID '{job_id}'"), state
         if rules.job_by_id(state, job_id) is not None:
             return A.error(f"Job ID '{job_id}' already in use"), state
         if args.get("speed", 0) < 0:
-            return A.negative_speed(), state
-        if job_id != rules.job_id(self.node(top)):
-            return A.model_limit(f"the model names the job on {top} {rules.job_id(self.node(top))!r}"), state
-        if args.get("auto-finalize", True) or args.get("auto-dismiss", True):
-            return _not_modelled("a job without auto-finalize: false and auto-dismiss: false"), state
-        return rules.stream(state, self.node(top), base)
+            # the job was created before the speed was checked (FACTS §2)
+            events = [status_event(job_id, JobStatus.CREATED), status_event(job_id, JobStatus.NULL)]
+            return A.with_events(A.negative_speed(), events), state
+        own = rules.job_id(self.node(top))
+        if job_id != own:
+            return A.model_limit(f"the model names the job on {top} {own!r}"), state
+        if name is not None and name != filter_node_name(own):
+            return A.model_limit(f"the model names the filter of {own} {filter_node_name(own)!r}"), state
+        return rules.stream(state, self.node(top), base, opts, bottom)
 
-    # -- block-job-* (§5.3) ----------------------------------------------------------
+    @staticmethod
+    def _options(args: dict[str, Any]) -> int:
+        """The option bits of a block-stream's arguments (QEMU's defaults: auto-finalize and auto-dismiss)."""
+        opts = AUTO_FINALIZE if args.get("auto-finalize", True) else 0
+        opts |= AUTO_DISMISS if args.get("auto-dismiss", True) else 0
+        opts |= NAMED_FILTER if "filter-node-name" in args else 0
+        return opts
+
+    def _bottom(self, state: tuple, top: str, device: str, name: str) -> tuple[int, A.Answer | None]:
+        """``bottom``'s checks in qmp_block_stream: known, not a filter, in the
+        chain from the device down (filters included)."""
+        label = self.label(state, name)
+        if label is None:
+            return NONE, A.error(f"Cannot find device='' nor node-name='{name}'")
+        if label.startswith("filter:"):
+            return NONE, A.error(f"Node '{self.rules.display(state, label)}' is a filter, use a non-filter node as 'bottom'")
+        if label not in self.rules.walk(state, top, None):
+            return NONE, A.error(f"Node '{name}' is not in a chain starting from '{device}'")
+        return self.node(label), None
+
+    def filter_names(self, state: tuple) -> set[str]:
+        """The node names the live and concluded jobs' named filters hold."""
+        return {filter_node_name(self.rules.job_id(j[J_TOP])) for j in state[JOBS] if j[J_OPTS] & NAMED_FILTER}
+
+    # -- block-job-* and job-* (§5.3) ----------------------------------------------------
     def _verb(self, state: tuple, name: str, args: dict[str, Any]) -> tuple[A.Answer, tuple]:
         rules = self.rules
-        key = "id" if name in ("block-job-finalize", "block-job-dismiss") else "device"
+        generic = name.startswith("job-")
+        key = "id" if generic or name in ("block-job-finalize", "block-job-dismiss") else "device"
         job_id = args.get(key)
         job = rules.job_by_id(state, job_id)
         if job is None:
+            if generic:
+                return A.error("Job not found"), state
             return A.error(f"Block job '{job_id}' not found", A.DEVICE_NOT_ACTIVE), state
-        top = job[J_TOP]
-        if name == "block-job-cancel":
-            return rules.cancel(state, top, args.get("force", False))
-        if name == "block-job-pause":
-            return rules.pause(state, top)
-        if name == "block-job-resume":
-            return rules.resume(state, top)
-        if name == "block-job-set-speed":
+        top, verb = job[J_TOP], name.removeprefix("block-").removeprefix("job-")
+        if verb == "cancel":
+            return rules.cancel(state, top, generic or args.get("force", False))
+        if verb == "set-speed":
             return rules.set_speed(state, top, args["speed"])
-        if name == "block-job-complete":
-            return rules.complete(state, top)
-        if name == "block-job-finalize":
-            return rules.finalize(state, top)
-        return rules.dismiss(state, top)
+        return {
+            "pause": rules.pause,
+            "resume": rules.resume,
+            "complete": rules.complete,
+            "finalize": rules.finalize,
+            "dismiss": rules.dismiss,
+        }[verb](state, top)
 
     # -- commands refused on a job's nodes (FACTS §3, §9, §10) ----------------------------
     def _guarded(self, state: tuple, name: str, args: dict[str, Any]) -> A.Answer:
@@ -328,11 +411,11 @@ class Executor72:
         elif name in ("blockdev-backup", "drive-backup"):
             # BACKUP_SOURCE: the backing blocker does not block it (§2.3)
             if blocked:
-                return A.busy(rules.display(label), STREAM_BUSY)
+                return A.busy(rules.display(state, label), STREAM_BUSY)
         elif name in ("blockdev-snapshot-sync", "blockdev-snapshot"):
             # EXTERNAL_SNAPSHOT: the job's blocker is the newer one (FACTS §3, §10)
             if blocked:
-                return A.busy(rules.display(label), STREAM_BUSY)
+                return A.busy(rules.display(state, label), STREAM_BUSY)
             refusal = self._backing_blocker(state, label)
             if refusal:
                 return refusal
@@ -358,9 +441,9 @@ class Executor72:
         (FACTS §3, §9)."""
         rules = self.rules
         if label.startswith("filter:") and rules.filter_live(state, label):
-            return A.error(f"Node {rules.display(label)} is in use")
+            return A.error(f"Node {rules.display(state, label)} is in use")
         if rules.blocked(state, label):
-            return A.busy(rules.display(label), STREAM_BUSY)
+            return A.busy(rules.display(state, label), STREAM_BUSY)
         return self._backing_blocker(state, label)
 
     def _change_backing_file(self, state: tuple, args: dict[str, Any]) -> tuple[A.Answer, tuple]:
@@ -415,5 +498,5 @@ class Executor72:
             return refusal
         overlay = self.parents(state, top)
         if overlay and rules.blocked(state, overlay[0]):
-            return A.busy(rules.display(overlay[0]), STREAM_BUSY)
+            return A.busy(rules.display(state, overlay[0]), STREAM_BUSY)
         return _not_modelled("a block-commit no job refuses")

@@ -27,6 +27,18 @@ GRAPH_COMMANDS = (
 
 DEFAULT_COMMANDS = ("block-stream", "block-job-cancel", "block-job-pause", "block-job-resume")
 
+#: The other ways QEMU 7.2 lets a user start and drive the same jobs, which
+#: the qemu-7.2 profile's search and walks try besides a stream with
+#: ``auto-finalize: false``, ``auto-dismiss: false``, ``base-node`` and an
+#: automatically named filter, driven by ``block-job-*``:
+QMP_FORMS = {
+    "auto-finalize": "streams that finalize by themselves (QEMU's default) as well",
+    "auto-dismiss": "streams that are dismissed by themselves (QEMU's default) as well",
+    "bottom": "streams that name their lowest node (bottom) as well as their base (base-node)",
+    "filter-node-name": "streams that name their copy-on-read filter as well",
+    "job-verbs": "job-cancel, job-pause, job-resume, job-finalize and job-dismiss besides block-job-*",
+}
+
 MIN_CHAIN, MAX_CHAIN = 2, 8
 MAX_CHUNKS = 4
 MAX_JOBS = 4
@@ -66,6 +78,12 @@ class Scenario:
     #: any node below the image, so the bound keeps the branching small.
     header_changes: int = 1
     commands: tuple[str, ...] = DEFAULT_COMMANDS
+    #: Which of :data:`QMP_FORMS` the qemu-7.2 profile uses (the seed has none
+    #: of them).  By default QEMU's own defaults and ``bottom``; a named
+    #: filter changes only the names in QEMU's answers and triples the
+    #: states, and the job-* verbs add edges but no states, so those two are
+    #: for ``blockcheck conform``'s walks and for asking.
+    qmp_forms: tuple[str, ...] = ("auto-finalize", "auto-dismiss", "bottom")
     profile: str = "seed"
     variant: str = "none"
 
@@ -91,6 +109,9 @@ class Scenario:
             raise ScenarioError(
                 f"unknown command {unknown[0]!r} in the scenario; choose from {', '.join(GRAPH_COMMANDS)}"
             )
+        unknown = [f for f in self.qmp_forms if f not in QMP_FORMS]
+        if unknown:
+            raise ScenarioError(f"unknown QMP form {unknown[0]!r}; choose from {', '.join(QMP_FORMS)}")
         if not self.device or not self.device.isidentifier():
             raise ScenarioError(f"device name {self.device!r} is not a plain identifier; use a name such as drive0")
         if self.device in self.node_names:
@@ -123,4 +144,5 @@ class Scenario:
             f"{chain} ({self.device} on [{self.node_names[-1]}]); {self.chunks} chunks, "
             f"up to {self.max_jobs} jobs at once and {self.jobs_per_run} per run, {self.guest_writes} guest write(s){changes}, "
             f"commands: {', '.join(self.commands)}"
+            + (f"; QMP forms: {', '.join(self.qmp_forms) or 'none'}" if self.profile == "qemu-7.2" else "")
         )

@@ -30,7 +30,7 @@ from blockcheck.model.qmp_schema import ScriptError, decode_script
 from blockcheck.model.qemu72_model import Qemu72Model
 from blockcheck.model.qemu72_script import Executor72
 from blockcheck.model.profiles import PROFILES, make_model
-from blockcheck.model.scenario import DEFAULT_COMMANDS, GRAPH_COMMANDS, Scenario, ScenarioError
+from blockcheck.model.scenario import DEFAULT_COMMANDS, GRAPH_COMMANDS, QMP_FORMS, Scenario, ScenarioError
 from blockcheck.model.variants import VARIANTS
 from blockcheck.reports.files import cannot_write, prepare_dir
 
@@ -51,7 +51,10 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
         raise UsageError(f"unknown profile {args.profile!r}; known profiles: {', '.join(PROFILES)}")
     if args.profile != "seed" and args.variant != "none":
         raise UsageError("fault variants belong to the seed profile; drop --variant or use --profile seed")
+    if args.profile == "seed" and args.qmp_forms is not None:
+        raise UsageError("--qmp-forms belongs to the qemu-7.2 profile; drop it or use --profile qemu-7.2")
     commands = _commands(args.commands)
+    forms = _forms(args.qmp_forms)
     try:
         return Scenario(
             chain_length=args.chain_length,
@@ -63,6 +66,7 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
             pauses_per_job=args.pauses,
             header_changes=args.header_changes,
             commands=commands,
+            **({"qmp_forms": forms} if forms is not None else {}),
             profile=args.profile,
             variant=args.variant,
         )
@@ -97,6 +101,11 @@ class QemuBlockPlugin:
         group.add_argument("--pauses", type=int, default=defaults["pauses_per_job"], help="user pauses per job, 0-2 (default: %(default)s)")
         group.add_argument("--header-changes", type=int, default=defaults["header_changes"], help="change-backing-file rewrites, 0-2, when that command is enabled (default: %(default)s)")
         group.add_argument("--device", default=defaults["device"], help="device name of the active layer (default: %(default)s)")
+        group.add_argument(
+            "--qmp-forms",
+            help=f"qemu-7.2 only: comma-separated QMP forms the search also tries, 'all' or 'none' "
+            f"(default: {','.join(defaults['qmp_forms'])}; all: {','.join(QMP_FORMS)})",
+        )
         group.add_argument(
             "--commands",
             help=f"comma-separated commands the user sends (default: {','.join(DEFAULT_COMMANDS)}; all: {','.join(GRAPH_COMMANDS)})",
@@ -208,6 +217,22 @@ def _commands(text: str | None) -> tuple[str, ...]:
             f"{','.join(DEFAULT_COMMANDS)}, or leave the option out for that default"
         )
     return commands
+
+
+def _forms(text: str | None) -> tuple[str, ...] | None:
+    """``--qmp-forms``: absent means the scenario's default (None); ``all`` and
+    ``none`` are the two ends; otherwise a comma-separated list (checked by
+    the Scenario, which names the known forms)."""
+    if text is None:
+        return None
+    words = tuple(f.strip() for f in text.split(",") if f.strip())
+    if words == ("all",):
+        return tuple(QMP_FORMS)
+    if words == ("none",):
+        return ()
+    if not words:
+        raise UsageError(f"--qmp-forms {text!r} names no form; give 'all', 'none' or some of {','.join(QMP_FORMS)}")
+    return words
 
 
 def _count(text: str) -> int:

@@ -5,11 +5,14 @@ design differs from the seed's (qemu-domain.md §2.5, §5; FACTS §3-§7):
 
 - a job lives until it is *dismissed*, and holds its nodes until then, so
   "while a job runs" becomes "while a job exists" (CONCLUDED included);
+  a job started with auto-dismiss is dismissed by the step that concludes
+  it, and one started with auto-finalize is finalized by the step that ends
+  its run (the option is read from the job's record, as its base is);
 - the nodes a job holds are recorded when it starts (its top and the nodes
   between top and base; after finalize those are no longer below the top),
   and an edge check makes sure the record is what the chain said then;
 - the copy-on-read filter is part of the walk a new stream must pass;
-- the graph changes at ``block-job-finalize``, never at a cancel;
+- the graph changes when a job is finalized, never at a cancel;
 - jobs are reported and addressed by job ID, not by device or node name.
 
 As in :mod:`.block`, each check derives what it needs from the state
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 
 from blockcheck.checker.property import Property, always, leads_to, transition
-from blockcheck.model.qemu72 import JobStatus, nodes_of
+from blockcheck.model.qemu72 import AUTO_DISMISS, AUTO_FINALIZE, J_OPTS, JobStatus, nodes_of
 from blockcheck.model.qemu72_model import Qemu72Model
 from blockcheck.model.qemu72_script import Executor72
 from blockcheck.model.state import (
@@ -65,6 +68,13 @@ def held(job: tuple) -> set[int]:
     return {job[J_TOP], *nodes_of(job)}
 
 
+CANCELS = ("block-job-cancel", "job-cancel")
+FINALIZES = ("block-job-finalize", "job-finalize")
+DISMISSES = ("block-job-dismiss", "job-dismiss")
+#: A job's own actions that let it run on, so that its run may end in them.
+RUNS = ("job-copy", "block-job-resume", "job-resume")
+
+
 def _own(action: tuple, job: tuple) -> bool:
     """An action of the job itself: its internal step, or a verb addressed to it
     (a change-backing-file names its image, not a job)."""
@@ -94,7 +104,8 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
         if action[0] != "block-stream" or before[JOBS] == after[JOBS]:
             return True
         job = find_job(after[JOBS], action[1])
-        return set(nodes_of(job)) == set(between(before[BACKING], action[1], action[2]))
+        # a job started with QEMU's defaults may be gone already (nothing to copy)
+        return job is None or set(nodes_of(job)) == set(between(before[BACKING], action[1], action[2]))
 
     # change-backing-file of a held node, sent through the root, when the
     # scenario lets the user send it; asked with the rewrite budget refilled,
@@ -127,13 +138,15 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
     def stream_refused_when_blocked(before: tuple, action: tuple, after: tuple) -> bool:
         if action[0] != "block-stream":
             return True
-        top, base = action[1], action[2]
+        top, base, bottom = action[1], action[2], action[4]
         walked = (top, *between(before[BACKING], top, base))
         if any(node in held(job) for job in before[JOBS] for node in walked):
             return False
-        # a live job's filter sits right above its top: a walk to that top crosses it
+        # a live job's filter sits right above its top: a walk to that top
+        # crosses it, unless the walk ends at the stream's bottom, above it
         live = [j for j in before[JOBS] if j[J_STATUS] in (S.RUNNING, S.PAUSED, S.PENDING)]
-        return not any(j[J_TOP] in walked[1:] or (base != NONE and j[J_TOP] == base) for j in live)
+        to_base = base != NONE and bottom == NONE
+        return not any(j[J_TOP] in walked[1:] or (to_base and j[J_TOP] == base) for j in live)
 
     def jobs_disjoint(state: tuple) -> bool:
         seen: set[int] = set()
@@ -150,16 +163,27 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
     def ends_only_by_dismiss(before: tuple, action: tuple, after: tuple) -> bool:
         after_tops = {j[J_TOP] for j in after[JOBS]}
         for job in before[JOBS]:
-            dismissed = action == ("block-job-dismiss", job[J_TOP]) and job[J_STATUS] == S.CONCLUDED
-            if job[J_TOP] not in after_tops and not dismissed:
+            top = job[J_TOP]
+            if top in after_tops:
+                continue
+            dismissed = action[0] in DISMISSES and action[1] == top and job[J_STATUS] == S.CONCLUDED
+            # auto-dismiss: gone with the cancel, or the completion, that concluded it
+            concluded = job[J_OPTS] & AUTO_DISMISS and _own(action, job) and (
+                action[0] in CANCELS or after[BACKING][top] == job[J_BASE]
+            )
+            if not (dismissed or concluded):
                 return False
         return True
 
     def cancel_concludes(before: tuple, action: tuple, after: tuple) -> bool:
-        if action[0] != "block-job-cancel" or before == after:
+        if action[0] not in CANCELS or before == after:
             return True
         job = find_job(after[JOBS], action[1])
-        return job[J_STATUS] == S.CONCLUDED and bool(job[J_FLAGS] & CANCELLED) and after[BACKING] == before[BACKING]
+        if job is None:
+            concluded = bool(find_job(before[JOBS], action[1])[J_OPTS] & AUTO_DISMISS)
+        else:
+            concluded = job[J_STATUS] == S.CONCLUDED and bool(job[J_FLAGS] & CANCELLED)
+        return concluded and after[BACKING] == before[BACKING]
 
     def cancelled_concluded(state: tuple) -> bool:
         return any(j[J_FLAGS] & CANCELLED and j[J_STATUS] == S.CONCLUDED for j in state[JOBS])
@@ -173,15 +197,33 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
         return all(bool(bits) == (node in holders) for node, bits in enumerate(state[BLOCKERS]))
 
     # 5. chain-integrity -------------------------------------------------------------------
+    def finalized(before: tuple, action: tuple, after: tuple) -> tuple[int, int] | None:
+        """(top, base) of the job this step finalizes, if any: a finalize of
+        a job that copied everything and was not cancelled, or, for a job
+        started with auto-finalize, the step that ended its run (its start,
+        a copy or a resume), which leaves it concluded or, dismissed too, gone."""
+        name, top = action[0], action[1]
+        if name in FINALIZES:
+            job = find_job(before[JOBS], top)
+            done = job[J_STATUS] == S.PENDING and not job[J_FLAGS] & CANCELLED and job[J_CURSOR] == chunks
+            return (top, job[J_BASE]) if done else None
+        if name == "block-stream":
+            auto, base = action[3] & AUTO_FINALIZE, action[2]
+        elif name in RUNS:
+            job = find_job(before[JOBS], top)
+            auto, base = job[J_OPTS] & AUTO_FINALIZE and not job[J_FLAGS] & CANCELLED, job[J_BASE]
+        else:
+            return None
+        now = find_job(after[JOBS], top)
+        ended = now is None or (now[J_STATUS] == S.CONCLUDED and now[J_CURSOR] == chunks)
+        return (top, base) if auto and ended else None
+
     def links_change_only_at_finalize(before: tuple, action: tuple, after: tuple) -> bool:
         changed = [i for i in range(n) if before[BACKING][i] != after[BACKING][i]]
         if not changed:
             return True
-        if action[0] != "block-job-finalize":
-            return False
-        job = find_job(before[JOBS], action[1])
-        done = job[J_STATUS] == S.PENDING and not job[J_FLAGS] & CANCELLED and job[J_CURSOR] == chunks
-        return done and changed == [job[J_TOP]] and after[BACKING][job[J_TOP]] == job[J_BASE]
+        job = finalized(before, action, after)
+        return job is not None and changed == [job[0]] and after[BACKING][job[0]] == job[1]
 
     def intermediate_link_redirected(state: tuple) -> bool:
         return any(state[BACKING][i] != initial[BACKING][i] for i in range(n - 1))
@@ -252,7 +294,7 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
         ),
         transition(
             "cancel-runs-complete",
-            "a job leaves the job list only by block-job-dismiss in CONCLUDED, whatever path it took",
+            "a job leaves the job list only when it is dismissed: by block-job-dismiss (or job-dismiss) in CONCLUDED, or, started with auto-dismiss, by the cancel or completion that concluded it",
             ends_only_by_dismiss,
             witness=cancelled_concluded,
             group="cancel-runs-complete",
@@ -280,7 +322,7 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
         ),
         transition(
             "chain-integrity",
-            "a backing link changes only at block-job-finalize of a job that copied everything and was not cancelled: its top's link, to its base",
+            "a backing link changes only when a job that copied everything and was not cancelled is finalized (by block-job-finalize, or with auto-finalize by the step that ended its run): its top's link, to its base",
             links_change_only_at_finalize,
             witness=intermediate_link_redirected,
             group="chain-integrity",
