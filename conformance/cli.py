@@ -3,9 +3,11 @@ qemu-7.2 model on a real QEMU and report every disagreement.
 
 The walks are drawn from the model alone, so the same seed gives the same
 scripts on every machine: walk ``i`` uses ``random.Random(f"{seed}:{i}")``
-and picks, at each step, uniformly among every command the user could send
-(accepted or refused, so QEMU's refusals are compared too) and every
-internal job step.  Then every counterexample the checker finds on the
+and picks, at each step, first a command or internal step uniformly among
+those the user could send or the jobs could take now (accepted or refused,
+so QEMU's refusals are compared too), then one of its forms uniformly (a
+block-stream has dozens: every top, base and QMP form; picking among all
+of them at once would leave few steps for the verbs and the jobs).  Then every counterexample the checker finds on the
 model's properties is replayed as well.
 
 Exit codes: 0 when QEMU and the model agree on every step of every trace;
@@ -32,7 +34,7 @@ from blockcheck.checker.exitcodes import ExitCode
 from blockcheck.checker.result import StopReason
 from blockcheck.checker.search import explore
 from blockcheck.model.qemu72_model import Qemu72Model
-from blockcheck.model.scenario import Scenario
+from blockcheck.model.scenario import QMP_FORMS, Scenario
 from blockcheck.properties.qemu72 import qemu72_properties
 
 from .harness import INSTALL_HINT, missing_binaries
@@ -49,10 +51,12 @@ def random_walk(model: Qemu72Model, rng: random.Random, steps: int) -> list[dict
     state = model.init_states()[0]
     lines = []
     for _ in range(steps):
-        options = list(model.candidates(state))
-        if not options:
+        by_name: dict[str, list[tuple]] = {}
+        for candidate in model.candidates(state):
+            by_name.setdefault(candidate[0], []).append(candidate)
+        if not by_name:
             break
-        action = rng.choice(options)
+        action = rng.choice(by_name[rng.choice(sorted(by_name))])
         lines.append(model.action_to_json(action))
         state = model.next_state(state, action)
     return lines
@@ -90,7 +94,7 @@ def run_conform(
     if missing:
         echo(f"conform: needs {', '.join(missing)}: {INSTALL_HINT}")
         return NO_QEMU
-    model = Qemu72Model(scenario or Scenario(profile="qemu-7.2"))
+    model = Qemu72Model(scenario or Scenario(profile="qemu-7.2", qmp_forms=tuple(QMP_FORMS)))
     traces = [(f"walk-{i}", random_walk(model, random.Random(f"{seed}:{i}"), steps)) for i in range(n_traces)]
     if with_counterexamples:
         traces += [(f"counterexample-{name}", lines) for name, lines in counterexamples(model)]

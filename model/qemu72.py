@@ -494,9 +494,11 @@ class Qemu72Rules(SeedRules):
         """A job as query-block-jobs shows it.  ``len`` is 0 for a stream with
         nothing between top and base (FACTS §0, §1); ``busy`` is false
         because the model is read between commands, when jobs sleep.  The
-        model does not track ``speed``, so it is left out."""
+        model does not track ``speed``, so it is left out.  A cancelled job
+        carries strerror(ECANCELED) as its ``error`` (FACTS §11)."""
         length = self.chunks * CHUNK_BYTES if job[J_NODES] else 0
-        return {
+        error = {"error": "Operation canceled"} if job[J_FLAGS] & CANCELLED else {}
+        return error | {
             "type": "stream",
             "device": self.job_id(job[J_TOP]),
             "status": S(job[J_STATUS]).name.lower(),
@@ -516,16 +518,13 @@ class Qemu72Rules(SeedRules):
 
     def query_jobs(self, state: tuple) -> list[dict]:
         """query-jobs (job_query_single): the same jobs by ``id``, progress in
-        bytes as query-block-jobs' offset and len, and a cancelled job's
-        error, strerror(ECANCELED) (FACTS §11)."""
+        bytes as query-block-jobs' offset and len, and the same error."""
         out = []
         for job in state[JOBS]:
             info = self._info(job)
             entry = {"id": info["device"], "type": "stream", "status": info["status"],
                      "current-progress": info["offset"], "total-progress": info["len"]}
-            if job[J_FLAGS] & CANCELLED:
-                entry["error"] = "Operation canceled"
-            out.append(entry)
+            out.append(entry | ({"error": info["error"]} if "error" in info else {}))
         return out
 
 

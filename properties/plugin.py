@@ -154,6 +154,7 @@ class QemuBlockPlugin:
         conform.add_argument("--steps", type=_count, default=12, help="script lines per walk (default: %(default)s)")
         conform.add_argument("--out", type=Path, help="folder for a report per disagreeing trace")
         conform.add_argument("--no-counterexamples", action="store_true", help="replay the random walks only")
+        conform.add_argument("--qmp-forms", help=f"comma-separated QMP forms the walks use, 'all' or 'none' (default: all: {','.join(QMP_FORMS)})")
         conform.add_argument("--timeout", type=_count, default=30, metavar="SECONDS",
                              help="seconds QEMU may take to answer one command before it counts as hung (default: %(default)s)")
         conform.add_argument(
@@ -250,7 +251,8 @@ def run_conform_command(args: argparse.Namespace, plugin: QemuBlockPlugin) -> in
         raise UsageError(f"conform needs {', '.join(missing)}; install them: {INSTALL_HINT}")
     commands = _commands(args.commands)
     try:
-        scenario = Scenario(profile="qemu-7.2", commands=commands)
+        forms = _forms(args.qmp_forms)
+        scenario = Scenario(profile="qemu-7.2", commands=commands, qmp_forms=tuple(QMP_FORMS) if forms is None else forms)
         Qemu72Model(scenario)
     except ScenarioError as exc:
         raise UsageError(str(exc)) from None
