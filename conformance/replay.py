@@ -52,7 +52,11 @@ costs a qemu-img run per layer, so the headers are read after each line
 that may write one (a change-backing-file either side accepted, or a line
 in which either side completed a job) and at the end.
 
-At the end the daemon is shut down (every image flushed and closed) and
+At the end the replay cancels the jobs QEMU still runs (a cancel copies
+nothing more and writes no header, FACTS §4): shutting down closes the NBD
+export, and that drain would wake a sleeping job, which could then finish
+its run and, with auto-finalize, rewrite its top's header after the last
+comparison.  Then the daemon is shut down (every image flushed and closed) and
 each layer's own clusters are read from its file and compared with the
 model's data; the guest view of every node, derived from QEMU's final
 graph and those clusters, is compared too, and so are the headers.
@@ -424,18 +428,20 @@ class Replayer:
             q.pump(0.005)
 
     def _follow_drains(self, state: tuple, qemu_jobs: dict[str, dict[str, Any]], step: StepReport) -> tuple:
-        """Take the model's job-copy steps that QEMU's drains took (see module doc)."""
+        """Take the model's job-copy steps that QEMU's drains took (see module doc):
+        while a job runs in the model and QEMU shows it further on, in another
+        status, or gone (a drain woke it for its last chunk and it finalized
+        and was dismissed by itself)."""
         for job in state[JOBS]:
             top = job[J_TOP]
             job_id = self.rules.job_id(top)
             seen = qemu_jobs.get(job_id)
-            while seen is not None:
+            while True:
                 current = find_job(state[JOBS], top)
-                mine = self._model_jobs(state).get(job_id)
-                behind = current[J_STATUS] == JobStatus.RUNNING and (
-                    seen["offset"] > mine["offset"] or seen["status"] != "running"
-                )
-                if not behind:
+                if current is None or current[J_STATUS] != JobStatus.RUNNING:
+                    break
+                mine = self._model_jobs(state)[job_id]
+                if seen is not None and seen["offset"] <= mine["offset"] and seen["status"] == "running":
                     break
                 state, events = self.rules.job_step_events(state, ("job-copy", top))
                 step.model_events += events
@@ -492,6 +498,10 @@ class Replayer:
         names, chunks = self.rules.names, self.rules.chunks
         try:
             graph = self._qemu_graph(q)
+            for job in q.jobs():
+                if job["status"] in ("running", "paused", "pending", "ready"):
+                    q.execute_raw("job-cancel", {"id": job["id"]})
+            self._quiesce(q)
             q.stop()
             allocs = q.layer_allocs()
         except DaemonGone:

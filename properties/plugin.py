@@ -184,7 +184,7 @@ def run_replay(args: argparse.Namespace, plugin: QemuBlockPlugin) -> int:
                 answer, state = execute(state, line)
             except ScriptError as exc:
                 raise ScriptError(f"line {line_number}: {exc}") from None
-            _print_replay_step(args.json, number, line, answer.to_json(), model.format_state(state))
+            _print_replay_step(args.json, number, line, answer, model.format_state(state))
     except ScriptError as exc:
         raise UsageError(f"{args.script}: {exc}") from None
     return int(ExitCode.OK)
@@ -197,13 +197,19 @@ def _executor(model: Model) -> Callable[[tuple, dict], tuple[Answer, tuple]]:
     return Executor(model.rules).execute
 
 
-def _print_replay_step(as_json: bool, number: int, line: dict, answer: dict, chain: str) -> None:
-    """Strict JSON only (``allow_nan=False``): the lines were checked on the way in."""
+def _print_replay_step(as_json: bool, number: int, line: dict, answer: Answer, chain: str) -> None:
+    """Strict JSON only (``allow_nan=False``): the lines were checked on the way in.
+    The events the line emitted (qemu-7.2) follow the answer, one per line
+    marked ``!!`` (in JSON: ``events``, present when there are any)."""
+    events = {"events": list(answer.events)} if answer.events else {}
     if as_json:
-        print(json.dumps({"step": number, "line": line, "answer": answer, "chain": chain}, sort_keys=True, allow_nan=False))
+        record = {"step": number, "line": line, "answer": answer.to_json(), "chain": chain, **events}
+        print(json.dumps(record, sort_keys=True, allow_nan=False))
         return
     print(f"{number:>3} -> {json.dumps(line, sort_keys=True, allow_nan=False)}")
-    print(f"    <- {json.dumps(answer, sort_keys=True, allow_nan=False)}")
+    print(f"    <- {json.dumps(answer.to_json(), sort_keys=True, allow_nan=False)}")
+    for event in answer.events:
+        print(f"    !! {json.dumps(event, sort_keys=True, allow_nan=False)}")
     print(f"       {chain}")
 
 
