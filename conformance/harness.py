@@ -350,6 +350,10 @@ class QemuChain:
         #: Every other event (exports, ...), same form.
         self.other_events: list[dict] = []
         self._taken = 0
+        #: The QMP traffic as a client's log records it, one JSON object a
+        #: line (:meth:`write_log`): each command as sent, QEMU's answer as
+        #: received, every event with its timestamp, in the order seen.
+        self.qmp_log: list[dict] = []
 
     # ------------------------------------------------------------------
     # life cycle
@@ -608,6 +612,7 @@ class QemuChain:
         if self._qmp is None:
             return
         for ev in self._qmp.events.clear():
+            self.qmp_log.append(dict(ev))
             rec = normalise({"event": ev["event"], "data": dict(ev.get("data", {}))})
             (self.events if rec["event"] in JOB_EVENTS else self.other_events).append(rec)
 
@@ -618,6 +623,8 @@ class QemuChain:
 
         if self._qmp is None:
             raise HarnessError("not connected")
+        self._collect()  # events that came before this command belong before it in the log
+        self.qmp_log.append({"execute": cmd, **({"arguments": dict(args)} if args else {})})
         try:
             ret = self._sync(self._qmp.execute(cmd, dict(args) if args else None))
             answer = {"return": ret}
@@ -628,9 +635,17 @@ class QemuChain:
             raise self.gone(f"did not answer {cmd} within {self.timeout:g} s") from None
         except Exception as exc:  # the connection broke: the QMP library's own errors, EOF, resets
             raise self.gone(f"closed QMP during {cmd} ({type(exc).__name__})") from None
+        self.qmp_log.append(answer)
         self._sync(asyncio.sleep(0))
         self._collect()
         return answer
+
+    def write_log(self, path: str | os.PathLike) -> None:
+        """The QMP traffic so far as a log file (see :attr:`qmp_log`)."""
+        self._collect()
+        with open(path, "w", encoding="utf-8") as out:
+            for record in self.qmp_log:
+                out.write(json.dumps(record) + "\n")
 
     def execute(self, cmd: str, args: Mapping[str, Any] | None = None) -> dict:
         """Like :meth:`execute_raw`, with ``#block123`` -> ``#blockN``."""

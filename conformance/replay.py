@@ -81,6 +81,7 @@ from blockcheck.model.commands import format_line
 from blockcheck.model.qemu72 import JobStatus, filter_label
 from blockcheck.model.qemu72_model import Qemu72Model
 from blockcheck.model.qemu72_script import FILTER_REF, Executor72
+from blockcheck.model.qmp_log import comparable_events
 from blockcheck.model.state import DATA, HEADERS, J_STATUS, J_TOP, JOBS, NONE, find_job
 
 from .harness import CHUNK, DaemonGone, HarnessError, QemuChain, expected_view, normalise
@@ -92,33 +93,6 @@ TRANSIENT = frozenset({"created", "waiting", "aborting", "undefined"})
 OTHER_FILE = "(other)"
 #: Query commands whose returned lists are compared (``speed`` left out).
 QUERIES = frozenset({"query-block-jobs", "query-jobs"})
-
-
-def comparable_events(events: Sequence[Mapping[str, Any]]) -> tuple[dict[str, list[Any]], int]:
-    """Events by job (JOB_STATUS_CHANGE's ``id``, a block job event's
-    ``device``), each as ``(event, data)`` without ``speed``, in order, with
-    every drain's ``paused`` + ``running`` pair taken out; and how many
-    pairs were taken out.
-
-    Within one line a job can show ``paused`` right before ``running`` only
-    by a drain: a user's pause and resume are two lines, and a cancel of a
-    paused job starts with ``running``.
-
-    >>> ev = lambda s: {"event": "JOB_STATUS_CHANGE", "data": {"id": "j", "status": s}}
-    >>> comparable_events([ev("paused"), ev("running"), ev("paused")])
-    ({'j': [('JOB_STATUS_CHANGE', {'id': 'j', 'status': 'paused'})]}, 1)
-    """
-    by_job: dict[str, list[Any]] = {}
-    pairs = 0
-    for event in events:
-        data = {k: v for k, v in event.get("data", {}).items() if k != "speed"}
-        seq = by_job.setdefault(str(data.get("id", data.get("device"))), [])
-        if data.get("status") == "running" and seq and seq[-1] == ("JOB_STATUS_CHANGE", {**data, "status": "paused"}):
-            seq.pop()
-            pairs += 1
-            continue
-        seq.append((event["event"], data))
-    return by_job, pairs
 
 
 def job_fields(job: Mapping[str, Any]) -> dict[str, Any]:

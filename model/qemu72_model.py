@@ -63,11 +63,11 @@ FAIR_VERBS = ("block-job-resume", "block-job-finalize", "block-job-dismiss")
 class Qemu72Model(CommandModel):
     """One scenario of QEMU 7.2's block-stream rules (profile ``qemu-7.2``)."""
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, rules: Qemu72Rules | None = None) -> None:
         if "block-commit" in scenario.commands:
             raise ScenarioError("block-commit is not modelled in the qemu-7.2 profile; drop it from the commands")
         self.scenario = scenario
-        self.rules = Qemu72Rules(scenario)
+        self.rules = rules or Qemu72Rules(scenario)
         self.name = f"qemu-block/{scenario.profile}"
         enabled = set(scenario.commands) | {"block-job-finalize", "block-job-dismiss", "guest-write"}
         generic = [v for v in GENERIC_VERBS if "job-verbs" in scenario.qmp_forms and f"block-{v}" in enabled]

@@ -115,6 +115,18 @@ def decode_script(data: bytes) -> str:
 
 
 def load_line(number: int, text: str) -> Any:
+    """One script line: strict JSON (:func:`decode_line`), and an object that
+    is a command or a step."""
+    value = decode_line(number, text)
+    if not isinstance(value, dict) or not ("execute" in value or "step" in value):
+        raise ScriptError(
+            f"line {number} is neither a QMP command nor a step; write "
+            '{"execute": NAME, "arguments": {...}} or {"step": NAME, ...}'
+        )
+    return value
+
+
+def decode_line(number: int, text: str) -> Any:
     """One JSON value, strict: no NaN or Infinity (not JSON, and QEMU refuses
     them), no repeated key (QEMU keeps neither silently), bounded nesting."""
     try:
@@ -127,11 +139,6 @@ def load_line(number: int, text: str) -> Any:
         raise ScriptError(f"line {number} nests JSON deeper than {MAX_DEPTH} levels; QMP arguments never do") from None
     if text.count("[") + text.count("{") > MAX_DEPTH and _depth(value) > MAX_DEPTH:
         raise ScriptError(f"line {number} nests JSON deeper than {MAX_DEPTH} levels; QMP arguments never do")
-    if not isinstance(value, dict) or not ("execute" in value or "step" in value):
-        raise ScriptError(
-            f"line {number} is neither a QMP command nor a step; write "
-            '{"execute": NAME, "arguments": {...}} or {"step": NAME, ...}'
-        )
     return value
 
 

@@ -295,7 +295,10 @@ def test_random_walks_agree():
 
 
 def test_run_conform_reports_agreement(tmp_path, capsys):
-    assert run_conform(3, 7, tmp_path, with_counterexamples=True) == 0
+    """Three walks in every QMP form; the counterexample search is
+    test_run_conform_walks_with_change_backing_file's (the default
+    scenario has none, and searching it in every form takes a minute)."""
+    assert run_conform(3, 7, tmp_path, with_counterexamples=False) == 0
     assert "3/3 traces agree" in capsys.readouterr().out
     assert not list(tmp_path.iterdir())
 

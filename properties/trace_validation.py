@@ -1,0 +1,325 @@
+"""Trace validation: a real QMP log followed by the qemu-7.2 model, line by line.
+
+As TLC's trace validation checks a recorded run against a TLA+ spec, this
+checks a log of QEMU 7.2 (:mod:`blockcheck.model.qmp_log`) against the
+model: the chain and its names come from the log's ``blockdev-add`` lines
+(or ``--chain``), and every later command is sent to the model with the
+log's names mapped to the model's (nodes A, B, ... from the base up; the job
+on node X ``stream-X``, its named filter ``stream-X-cor``; image file names
+``X.qcow2``).  The model follows QEMU's timing (:mod:`blockcheck.model.log_model`):
+when QEMU's events say a job's run ended, the model ends it too, so nobody
+writes step lines by hand.
+
+For each command the validator compares, in the log's names:
+
+- the answer: success or refusal, the class and text of a refusal
+  (``#block123`` read as ``#blockN``), and for query-block-jobs and
+  query-jobs each job's ID, status, auto flags and error (the log's images
+  are not the model's, so progress and lengths are not compared);
+- the job events that follow the command, job by job and in order, without
+  ``len``, ``offset`` and ``speed``, drain pairs taken out as in
+  ``blockcheck conform``;
+- then every invariant of :func:`.qemu72.qemu72_properties` on the state
+  reached, and every transition property on each step whose model action it
+  can name.  Liveness needs infinite runs, so a log, finite, is not checked
+  for it; the data properties hold trivially, the log carrying no data.
+
+The first disagreement or violation ends the run, naming the line and
+both sides.  A command the model cannot follow (``ModelLimit``) that QEMU
+accepted also ends it, as a bound would: what came before it was checked,
+nothing after it.  Queries the model does not answer and refusals it cannot
+word are counted and passed over: they change nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from blockcheck.checker.exitcodes import ExitCode
+from blockcheck.checker.property import Kind as PropertyKind
+from blockcheck.model import answers as A
+from blockcheck.model.log_model import LogModel
+from blockcheck.model.qemu72 import filter_node_name
+from blockcheck.model.qemu72_script import Executor72
+from blockcheck.model.qmp_log import ChainSpec, Segment, chain_from_log, comparable_events, read_log
+from blockcheck.model.scenario import GRAPH_COMMANDS, MAX_JOBS, QMP_FORMS, Scenario
+from blockcheck.model.state import J_TOP, JOBS, find_job
+
+from .qemu72 import qemu72_properties
+
+#: Fields of events and job lists that depend on the images, not on the rules.
+PROGRESS = frozenset({"len", "offset", "speed", "current-progress", "total-progress", "busy"})
+#: Commands that never change what the model tracks: passed over when the model does not answer them.
+READ_ONLY = ("query-", "x-debug-query-")
+_AUTO_NAME = re.compile(r"#block\d+")
+_ID = re.compile(r"^[A-Za-z][A-Za-z0-9._-]*$")
+
+
+@dataclass
+class LogReport:
+    """What the validation compared and how it ended."""
+
+    chain: tuple[str, ...] = ()
+    compared: int = 0
+    passed_over: list[str] = field(default_factory=list)
+    runs_ended: int = 0
+    states: int = 0
+    transitions: int = 0
+    unnamed_transitions: list[int] = field(default_factory=list)
+    invariants: int = 0
+    transition_properties: int = 0
+    problem: str = ""
+    code: ExitCode = ExitCode.OK
+
+    def summary(self) -> str:
+        if self.code is ExitCode.OK:
+            head = f"log: every one of {self.compared} commands agrees with the model"
+        else:
+            head = f"log: {self.problem}"
+        chain = " <- ".join(self.chain)
+        checked = (f"{self.invariants} invariants held in {self.states} states and {self.transition_properties} "
+                   f"transition properties on {self.transitions - len(self.unnamed_transitions)} of {self.transitions} steps")
+        notes = [f"chain {chain}", f"{self.runs_ended} job run(s) ended as QEMU's events said", checked,
+                 "liveness is not checked on a finite log"]
+        if self.unnamed_transitions:
+            notes.append("no model action names the step at line(s) " + ", ".join(map(str, self.unnamed_transitions)))
+        if self.passed_over:
+            notes.append(f"{len(self.passed_over)} not modelled and passed over ({', '.join(sorted(set(self.passed_over)))})")
+        return head + "; " + "; ".join(notes)
+
+
+class Names:
+    """The log's names and the model's, both ways."""
+
+    def __init__(self, spec: ChainSpec, scenario: Scenario) -> None:
+        model_nodes = scenario.node_names
+        self.to_model: dict[str, str] = dict(zip(spec.nodes, model_nodes))
+        for node, model_file in zip(spec.nodes, scenario.file_names):
+            if node in spec.files:
+                self.to_model[spec.files[node]] = model_file
+        self.protocol = spec.protocol
+
+    def model_args(self, args: dict[str, Any], temporary: dict[str, str]) -> dict[str, Any]:
+        names = {**self.to_model, **temporary}
+        return {k: names.get(v, v) if isinstance(v, str) else v for k, v in args.items()}
+
+    def log_text(self, text: str, temporary: dict[str, str]) -> str:
+        """A model text in the log's names: quoted names, and named filters anywhere."""
+        for log, model in {**self.to_model, **temporary}.items():
+            text = text.replace(f"'{model}'", f"'{log}'")
+            if model.endswith("-cor"):
+                text = text.replace(model, log)
+        return text
+
+    def log_value(self, value: Any, temporary: dict[str, str]) -> Any:
+        back = {model: log for log, model in {**self.to_model, **temporary}.items()}
+        if isinstance(value, str):
+            return back.get(value, value)
+        if isinstance(value, dict):
+            return {k: self.log_value(v, temporary) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.log_value(v, temporary) for v in value]
+        return value
+
+
+class Validator:
+    """Follows one log with a :class:`LogModel` (see the module doc)."""
+
+    def __init__(self, segments: Sequence[Segment], spec: ChainSpec) -> None:
+        self.segments = segments
+        self.spec = spec
+        self.scenario = Scenario(
+            profile="qemu-7.2", chain_length=len(spec.nodes), chunks=1, guest_writes=0, max_jobs=MAX_JOBS,
+            jobs_per_run=8, pauses_per_job=2, header_changes=2,
+            commands=tuple(c for c in GRAPH_COMMANDS if c != "block-commit"), qmp_forms=tuple(QMP_FORMS),
+        )
+        self.model = LogModel(self.scenario)
+        self.rules = self.model.rules
+        self.executor = Executor72(self.rules)
+        self.names = Names(spec, self.scenario)
+        props = qemu72_properties(self.model)
+        self.invariants = [p for p in props if p.kind is PropertyKind.ALWAYS]
+        self.steps = [p for p in props if p.kind is PropertyKind.TRANSITION]
+        self.report = LogReport(chain=spec.nodes, invariants=len(self.invariants), transition_properties=len(self.steps))
+
+    def run(self) -> LogReport:
+        state = self.model.init_states()[0]
+        for segment in self.segments[self.spec.built_by:]:
+            state = self._segment(segment, state)
+            if self.report.problem:
+                break
+        return self.report
+
+    # -- one command ---------------------------------------------------------------
+    def _segment(self, segment: Segment, state: tuple) -> tuple:
+        name, report = segment.name, self.report
+        if name == "qmp_capabilities":
+            return state
+        bad = next((v for v in segment.arguments.values() if isinstance(v, str) and v in self.names.protocol), None)
+        if bad is not None:
+            return self._beyond(segment, state, f"the protocol node {bad!r} is not modelled")
+        temporary = self._job_names(segment, state)
+        line = {"execute": name, "arguments": self.names.model_args(segment.arguments, temporary)}
+        qemu_events, _ = comparable_events(segment.events, PROGRESS)
+        # QEMU's events may show a job's run ending before the command: end it first if that is so
+        for first in (False, True):
+            start = self._end_runs_first(state, qemu_events, temporary) if first else state
+            answer, after = self.executor.execute(start, line)
+            if answer.error_class == A.MODEL_LIMIT:
+                break
+            after, events = self._end_runs_after(after, answer.events, qemu_events, temporary)
+            mine = {job: seq for job, seq in comparable_events(events, PROGRESS)[0].items()}
+            mine = {self.names.log_value(job, temporary): self.names.log_value(seq, temporary) for job, seq in mine.items()}
+            if mine == qemu_events or start == state and not any(
+                    seq and seq[0][1].get("status") == "waiting" for seq in qemu_events.values()):
+                break
+        if answer.error_class == A.MODEL_LIMIT:
+            if name.startswith(READ_ONLY) or (segment.answer or {}).get("error"):
+                report.passed_over.append(name)
+                return state
+            return self._beyond(segment, state, answer.desc)
+        report.compared += 1
+        mismatch = self._answer_mismatch(segment, answer, temporary)
+        if mismatch:
+            return self._disagree(segment, mismatch)
+        if mine != qemu_events:
+            return self._disagree(segment, f"the events differ: QEMU {qemu_events}, the model {mine}")
+        self._check(segment, state, start, after, line)
+        self._keep_job_names(segment, after, temporary)
+        return after
+
+    def _job_names(self, segment: Segment, state: tuple) -> dict[str, str]:
+        """Log job IDs and filter names -> the model's, for this command: the
+        jobs started so far, and for a block-stream its own job and filter."""
+        names = dict(self.jobs) if hasattr(self, "jobs") else {}
+        if segment.name != "block-stream":
+            return names
+        args = segment.arguments
+        top = self.names.to_model.get(args.get("device"))
+        job_id = args.get("job-id")
+        if top is not None and isinstance(job_id, str) and _ID.match(job_id) and job_id not in names:
+            own = self.rules.job_id(self.rules.names.index(top))
+            names[job_id] = own
+            name = args.get("filter-node-name")
+            if isinstance(name, str) and _ID.match(name) and name not in self.names.to_model:
+                names[name] = filter_node_name(own)
+        return names
+
+    def _keep_job_names(self, segment: Segment, after: tuple, temporary: dict[str, str]) -> None:
+        """Keep the names of the jobs that exist now; forget those of freed ones."""
+        alive = {self.rules.job_id(j[J_TOP]) for j in after[JOBS]}
+        self.jobs = {log: model for log, model in temporary.items()
+                     if model in alive or model.removesuffix("-cor") in alive}
+
+    # -- following QEMU's timing --------------------------------------------------------
+    def _ended(self, qemu: dict[str, list[Any]], job: str, done: int) -> bool:
+        seq = qemu.get(job, [])
+        return len(seq) > done and seq[done] == ("JOB_STATUS_CHANGE", {"id": job, "status": "waiting"})
+
+    def _end_runs_first(self, state: tuple, qemu: dict[str, list[Any]], temporary: dict[str, str]) -> tuple:
+        for job in state[JOBS]:
+            log_id = self.names.log_value(self.rules.job_id(job[J_TOP]), temporary)
+            if self._ended(qemu, log_id, 0) and self._running(state, job[J_TOP]):
+                state, _ = self._end_run(state, job[J_TOP])
+        return state
+
+    def _end_runs_after(self, state: tuple, events: Sequence[dict], qemu: dict[str, list[Any]],
+                        temporary: dict[str, str]) -> tuple[tuple, list[dict]]:
+        events = list(events)
+        for job in state[JOBS]:
+            log_id = self.names.log_value(self.rules.job_id(job[J_TOP]), temporary)
+            model_id = self.rules.job_id(job[J_TOP])
+            done = len(comparable_events(events, PROGRESS)[0].get(model_id, []))
+            if self._ended(qemu, log_id, done) and self._running(state, job[J_TOP]):
+                state, more = self._end_run(state, job[J_TOP])
+                events += more
+        return state, events
+
+    def _running(self, state: tuple, top: int) -> bool:
+        job = find_job(state[JOBS], top)
+        return job is not None and job[4] == 2  # JobStatus.RUNNING
+
+    def _end_run(self, state: tuple, top: int) -> tuple[tuple, list[dict]]:
+        after, events = self.rules.end_run(state, top)
+        self.report.runs_ended += 1
+        self._check_step(state, ("job-copy", top), after, None)
+        return after, events
+
+    # -- comparisons and checks ------------------------------------------------------------
+    def _answer_mismatch(self, segment: Segment, answer: A.Answer, temporary: dict[str, str]) -> str:
+        qemu = segment.answer or {}
+        mine = answer.to_json()
+        if ("return" in qemu) != answer.ok:
+            return f"QEMU answered {_short(qemu)}, the model {_short(self.names.log_value(mine, temporary))}"
+        if not answer.ok:
+            theirs = {"class": qemu["error"].get("class"), "desc": _AUTO_NAME.sub("#blockN", str(qemu["error"].get("desc")))}
+            ours = {"class": answer.error_class, "desc": self.names.log_text(answer.desc, temporary)}
+            return "" if theirs == ours else f"QEMU answered {theirs}, the model {ours}"
+        if segment.name in ("query-block-jobs", "query-jobs"):
+            key = "device" if segment.name == "query-block-jobs" else "id"
+            theirs = sorted(_job_entry(j, key) for j in qemu["return"])
+            ours = sorted(_job_entry(self.names.log_value(j, temporary), key) for j in answer.value)
+            return "" if theirs == ours else f"QEMU listed {theirs}, the model {ours}"
+        return "" if qemu["return"] == (answer.value or {}) else f"QEMU returned {qemu['return']}, the model {answer.value}"
+
+    def _check(self, segment: Segment, before: tuple, start: tuple, after: tuple, line: dict) -> None:
+        if after == start:
+            return
+        action = next((a for a in self.model.candidates(start) if a[0] == line["execute"]
+                       and self.model.next_state(start, a) == after), None)
+        self._check_step(start, action, after, segment.number)
+
+    def _check_step(self, before: tuple, action: tuple | None, after: tuple, number: int | None) -> None:
+        report = self.report
+        report.states += 1
+        report.transitions += 1
+        where = f"line {number}" if number else "the run's end that QEMU's events showed"
+        if action is None:
+            report.unnamed_transitions.append(number or 0)
+        else:
+            for prop in self.steps:
+                if not prop.predicate(before, action, after):
+                    self._violated(prop, where, ExitCode.LIVENESS)
+                    return
+        for prop in self.invariants:
+            if not prop.predicate(after):
+                self._violated(prop, where, ExitCode.INVARIANT)
+                return
+
+    # -- how a run ends ----------------------------------------------------------------
+    def _violated(self, prop: Any, where: str, code: ExitCode) -> None:
+        if not self.report.problem:
+            self.report.problem = f"{prop.name} is violated at {where}: {prop.meaning}"
+            self.report.code = code
+
+    def _disagree(self, segment: Segment, what: str) -> tuple:
+        self.report.problem = f"line {segment.number} ({segment.name}): {what}"
+        self.report.code = ExitCode.LIVENESS
+        return ()
+
+    def _beyond(self, segment: Segment, state: tuple, why: str) -> tuple:
+        self.report.problem = (f"line {segment.number} ({segment.name}) is beyond the model ({why}); "
+                               f"the lines before it were checked, none after it")
+        self.report.code = ExitCode.BOUND
+        return state
+
+
+def _job_entry(job: dict[str, Any], key: str) -> tuple:
+    return (job.get(key), job.get("status"), job.get("auto-finalize"), job.get("auto-dismiss"), job.get("error"))
+
+
+def _short(answer: Any) -> str:
+    return str(answer)[:300]
+
+
+def validate_log(text: str, chain: Sequence[str] | None = None, echo: Callable[[str], None] = print) -> int:
+    """Follow the log in ``text``; print the summary; the exit code (see the module doc).
+    A log that cannot be read raises :class:`blockcheck.model.qmp_schema.ScriptError`."""
+    segments = read_log(text)
+    spec = chain_from_log(segments, chain)
+    report = Validator(segments, spec).run()
+    echo(report.summary())
+    return int(report.code)
