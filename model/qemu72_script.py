@@ -312,10 +312,10 @@ class Executor72:
         if "backing-file" in args and "base-node" not in args:
             return A.error("backing file specified, but streaming the entire chain"), state
         job_id, name = args.get("job-id", ""), args.get("filter-node-name")
-        if name is not None and (name in rules.names or name in self.filter_names(state)):
-            return A.error(f"Could not create node: Duplicate nodes with node-name='{name}'"), state
-        if name is not None and not _ID.match(name):
-            return _not_modelled(f"block-stream with filter-node-name {name!r}, not a well-formed node name"), state
+        if name is not None:
+            refusal = self._filter_name(state, name)
+            if refusal:
+                return refusal, state
         if not _ID.match(job_id):
             return A.error(f"Invalid job ID '{job_id}'"), state
         if rules.job_by_id(state, job_id) is not None:
@@ -330,6 +330,18 @@ class Executor72:
         if name is not None and name != filter_node_name(own):
             return A.model_limit(f"the model names the filter of {own} {filter_node_name(own)!r}"), state
         return rules.stream(state, self.node(top), base, opts, bottom)
+
+    def _filter_name(self, state: tuple, name: str) -> A.Answer | None:
+        """bdrv_insert_node's checks of a ``filter-node-name`` (FACTS §11.5):
+        well-formed (id_wellformed), at most 31 characters, not a node's name
+        already, a concluded job's filter's included until it is dismissed."""
+        if not _ID.match(name):
+            return A.error(f"Could not create node: Invalid node-name: '{name}'")
+        if len(name) > 31:
+            return A.error("Could not create node: Node name too long")
+        if name in self.rules.names or name in self.filter_names(state):
+            return A.error(f"Could not create node: Duplicate nodes with node-name='{name}'")
+        return None
 
     @staticmethod
     def _options(args: dict[str, Any]) -> int:

@@ -115,7 +115,7 @@ class ChainSpec:
     files: Mapping[str, str]
     #: protocol nodes by name (the model has none)
     protocol: frozenset[str]
-    #: the segments that built the chain (blockdev-add lines before the first other command)
+    #: the leading segments that built the chain (blockdev-add, and qmp_capabilities)
     built_by: int
 
 
@@ -132,9 +132,11 @@ def chain_from_log(segments: Sequence[Segment], chain: Sequence[str] | None = No
     files: dict[str, str] = {}
     protocol: set[str] = set()
     for segment in segments:
-        if segment.name != "blockdev-add":
+        if segment.name not in ("blockdev-add", "qmp_capabilities"):
             break
         built += 1
+        if segment.name == "qmp_capabilities":
+            continue
         if segment.answer is None or "error" in segment.answer:
             continue  # refused: QEMU built nothing
         _add_node(segment, formats, files, protocol)

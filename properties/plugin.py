@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 from blockcheck.checker.exitcodes import ExitCode
 from blockcheck.checker.registry import Build, UsageError
@@ -26,6 +27,7 @@ from blockcheck.checker.api import Model
 from blockcheck.checker.property import Property
 from blockcheck.model.answers import Answer
 from blockcheck.model.commands import COMMANDS, JOB_STEPS, Executor, parse_script
+from blockcheck.model.qmp_log import is_log
 from blockcheck.model.qmp_schema import ScriptError, decode_script
 from blockcheck.model.qemu72_model import Qemu72Model
 from blockcheck.model.qemu72_script import Executor72
@@ -139,6 +141,7 @@ class QemuBlockPlugin:
         replay = subparsers.add_parser("replay", parents=[options], help="run a QMP script (JSON lines) against the model")
         replay.add_argument("script", type=Path, help="the script; '-' reads standard input")
         replay.add_argument("--json", action="store_true", help="print one JSON object per line")
+        replay.add_argument("--chain", help="for a QMP log that does not build its chain: the chain's node names, base first, comma-separated")
         replay.set_defaults(handler=run_replay)
 
         mutants = subparsers.add_parser("mutants", parents=[options], help="check every fault variant and print which properties catch it")
@@ -168,17 +171,24 @@ class QemuBlockPlugin:
 def run_replay(args: argparse.Namespace, plugin: QemuBlockPlugin) -> int:
     """Each line's answer as QEMU would give it; a line QEMU would refuse is
     answered and the replay goes on, a line that is not a script line is one
-    sentence and exit 151 (:mod:`blockcheck.model.qmp_schema`)."""
+    sentence and exit 151 (:mod:`blockcheck.model.qmp_schema`).  A QMP log
+    (answers and events besides the commands) is validated instead
+    (:mod:`.trace_validation`)."""
     scenario = scenario_from_args(args)
     try:
         data = sys.stdin.buffer.read() if str(args.script) == "-" else args.script.read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read the script {args.script} ({exc.strerror}); give a readable file") from None
-    model, _ = build_model(scenario)
-    execute = _executor(model)
-    state = model.init_states()[0]
     try:
-        lines = parse_script(decode_script(data))
+        text = decode_script(data)
+        if is_log(_json_lines(text)):
+            return _validate_log(args, scenario, text)
+        if args.chain is not None:
+            raise UsageError("--chain is for QMP logs; a script's chain is the scenario's (--chain-length)")
+        model, _ = build_model(scenario)
+        execute = _executor(model)
+        state = model.init_states()[0]
+        lines = parse_script(text)
         for number, (line_number, line) in enumerate(lines, start=1):
             try:
                 answer, state = execute(state, line)
@@ -188,6 +198,26 @@ def run_replay(args: argparse.Namespace, plugin: QemuBlockPlugin) -> int:
     except ScriptError as exc:
         raise UsageError(f"{args.script}: {exc}") from None
     return int(ExitCode.OK)
+
+
+def _json_lines(text: str) -> list[Any]:
+    """Each line that parses as JSON (a log is told from a script by its lines' members)."""
+    out = []
+    for raw in text.splitlines():
+        try:
+            out.append(json.loads(raw))
+        except ValueError:
+            continue
+    return out
+
+
+def _validate_log(args: argparse.Namespace, scenario: Scenario, text: str) -> int:
+    from .trace_validation import validate_log
+
+    if scenario.profile != "qemu-7.2":
+        raise UsageError("a QMP log (it has answers or events) is checked against QEMU 7.2; add --profile qemu-7.2")
+    chain = [n.strip() for n in args.chain.split(",") if n.strip()] if args.chain is not None else None
+    return validate_log(text, chain)
 
 
 def _executor(model: Model) -> Callable[[tuple, dict], tuple[Answer, tuple]]:

@@ -21,7 +21,10 @@ For each command the validator compares, in the log's names:
   ``blockcheck conform``;
 - then every invariant of :func:`.qemu72.qemu72_properties` on the state
   reached, and every transition property on each step whose model action it
-  can name.  Liveness needs infinite runs, so a log, finite, is not checked
+  can name.  The scenario's commands are the default ones, and
+  change-backing-file when the log sends it: so the properties that ask
+  what QEMU would answer (``isolation.guarded-ops``) ask about the commands
+  the log's user sends.  Liveness needs infinite runs, so a log, finite, is not checked
   for it; the data properties hold trivially, the log carrying no data.
 
 The first disagreement or violation ends the run, naming the line and
@@ -42,11 +45,11 @@ from blockcheck.checker.exitcodes import ExitCode
 from blockcheck.checker.property import Kind as PropertyKind
 from blockcheck.model import answers as A
 from blockcheck.model.log_model import LogModel
-from blockcheck.model.qemu72 import filter_node_name
+from blockcheck.model.qemu72 import JobStatus, filter_node_name
 from blockcheck.model.qemu72_script import Executor72
 from blockcheck.model.qmp_log import ChainSpec, Segment, chain_from_log, comparable_events, read_log
-from blockcheck.model.scenario import GRAPH_COMMANDS, MAX_JOBS, QMP_FORMS, Scenario
-from blockcheck.model.state import J_TOP, JOBS, find_job
+from blockcheck.model.scenario import DEFAULT_COMMANDS, MAX_JOBS, QMP_FORMS, Scenario
+from blockcheck.model.state import J_STATUS, J_TOP, JOBS, find_job
 
 from .qemu72 import qemu72_properties
 
@@ -71,6 +74,8 @@ class LogReport:
     unnamed_transitions: list[int] = field(default_factory=list)
     invariants: int = 0
     transition_properties: int = 0
+    #: jobs whose events the model emitted but the log ended before QEMU's came
+    due: list[str] = field(default_factory=list)
     problem: str = ""
     code: ExitCode = ExitCode.OK
 
@@ -86,6 +91,8 @@ class LogReport:
                  "liveness is not checked on a finite log"]
         if self.unnamed_transitions:
             notes.append("no model action names the step at line(s) " + ", ".join(map(str, self.unnamed_transitions)))
+        if self.due:
+            notes.append(f"the log ends before the events of {', '.join(self.due)} that the model expects")
         if self.passed_over:
             notes.append(f"{len(self.passed_over)} not modelled and passed over ({', '.join(sorted(set(self.passed_over)))})")
         return head + "; " + "; ".join(notes)
@@ -120,9 +127,23 @@ class Names:
             return back.get(value, value)
         if isinstance(value, dict):
             return {k: self.log_value(v, temporary) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.log_value(v, temporary) for v in value]
+        if isinstance(value, (list, tuple)):
+            return type(value)(self.log_value(v, temporary) for v in value)
         return value
+
+
+@dataclass
+class _Path:
+    """One way the model can follow a command: its answer, the states on the
+    way, its events (per job, in the log's names), and the runs it ended."""
+
+    answer: A.Answer
+    start: tuple
+    commanded: tuple
+    after: tuple
+    events: dict[str, list[Any]]
+    ended_first: list[tuple[tuple, int, tuple]]
+    ended_after: list[tuple[tuple, int, tuple]]
 
 
 class Validator:
@@ -134,7 +155,8 @@ class Validator:
         self.scenario = Scenario(
             profile="qemu-7.2", chain_length=len(spec.nodes), chunks=1, guest_writes=0, max_jobs=MAX_JOBS,
             jobs_per_run=8, pauses_per_job=2, header_changes=2,
-            commands=tuple(c for c in GRAPH_COMMANDS if c != "block-commit"), qmp_forms=tuple(QMP_FORMS),
+            commands=DEFAULT_COMMANDS + tuple(c for c in ("change-backing-file",) if any(s.name == c for s in segments)),
+            qmp_forms=tuple(QMP_FORMS),
         )
         self.model = LogModel(self.scenario)
         self.rules = self.model.rules
@@ -144,13 +166,25 @@ class Validator:
         self.invariants = [p for p in props if p.kind is PropertyKind.ALWAYS]
         self.steps = [p for p in props if p.kind is PropertyKind.TRANSITION]
         self.report = LogReport(chain=spec.nodes, invariants=len(self.invariants), transition_properties=len(self.steps))
+        #: log job IDs and filter names -> the model's, for the jobs that exist
+        self.jobs: dict[str, str] = {}
+        #: events not matched yet, by job: a client logs an event when it
+        #: reads it, which may be after the next command it sent
+        self.qemu_due: dict[str, list[Any]] = {}
+        self.model_due: dict[str, list[Any]] = {}
 
     def run(self) -> LogReport:
         state = self.model.init_states()[0]
         for segment in self.segments[self.spec.built_by:]:
             state = self._segment(segment, state)
             if self.report.problem:
-                break
+                return self.report
+        unmatched = {job: seq for job, seq in self.qemu_due.items() if seq}
+        if unmatched:
+            job, seq = next(iter(sorted(unmatched.items())))
+            self.report.problem = f"QEMU's event {_event_text(seq[0])} of job {job} at the log's end has no match in the model"
+            self.report.code = ExitCode.LIVENESS
+        self.report.due = sorted(job for job, seq in self.model_due.items() if seq)
         return self.report
 
     # -- one command ---------------------------------------------------------------
@@ -163,19 +197,14 @@ class Validator:
             return self._beyond(segment, state, f"the protocol node {bad!r} is not modelled")
         temporary = self._job_names(segment, state)
         line = {"execute": name, "arguments": self.names.model_args(segment.arguments, temporary)}
-        qemu_events, _ = comparable_events(segment.events, PROGRESS)
-        # QEMU's events may show a job's run ending before the command: end it first if that is so
-        for first in (False, True):
-            start = self._end_runs_first(state, qemu_events, temporary) if first else state
-            answer, after = self.executor.execute(start, line)
-            if answer.error_class == A.MODEL_LIMIT:
-                break
-            after, events = self._end_runs_after(after, answer.events, qemu_events, temporary)
-            mine = {job: seq for job, seq in comparable_events(events, PROGRESS)[0].items()}
-            mine = {self.names.log_value(job, temporary): self.names.log_value(seq, temporary) for job, seq in mine.items()}
-            if mine == qemu_events or start == state and not any(
-                    seq and seq[0][1].get("status") == "waiting" for seq in qemu_events.values()):
-                break
+        qemu_events = self._due(self.qemu_due, comparable_events(segment.events, PROGRESS)[0])
+        # the answer tells whether a run QEMU's events end ended before the command or after it
+        path = self._attempt(state, line, qemu_events, temporary, end_first=False)
+        if path.answer.error_class != A.MODEL_LIMIT and self._answer_mismatch(segment, path.answer, temporary):
+            first = self._attempt(state, line, qemu_events, temporary, end_first=True)
+            if first.ended_first:
+                path = first
+        answer = path.answer
         if answer.error_class == A.MODEL_LIMIT:
             if name.startswith(READ_ONLY) or (segment.answer or {}).get("error"):
                 report.passed_over.append(name)
@@ -185,30 +214,83 @@ class Validator:
         mismatch = self._answer_mismatch(segment, answer, temporary)
         if mismatch:
             return self._disagree(segment, mismatch)
-        if mine != qemu_events:
-            return self._disagree(segment, f"the events differ: QEMU {qemu_events}, the model {mine}")
-        self._check(segment, state, start, after, line)
-        self._keep_job_names(segment, after, temporary)
-        return after
+        model_events = self._due(self.model_due, path.events)
+        for job in sorted(set(qemu_events) | set(model_events)):
+            theirs, mine = qemu_events.get(job, []), model_events.get(job, [])
+            same = 0
+            while same < min(len(theirs), len(mine)) and theirs[same] == mine[same]:
+                same += 1
+            if same < min(len(theirs), len(mine)):
+                return self._disagree(segment, f"the events of job {job} differ: QEMU {_event_text(theirs[same])}, "
+                                               f"the model {_event_text(mine[same])}")
+            self.qemu_due[job], self.model_due[job] = theirs[same:], mine[same:]
+        for before, top, after in path.ended_first:
+            self._check_step(before, ("job-copy", top), after, segment.number)
+        if path.commanded != path.start:
+            action = next((a for a in self.model.candidates(path.start) if a[0] == line["execute"]
+                           and self.model.next_state(path.start, a) == path.commanded), None)
+            self._check_step(path.start, action, path.commanded, segment.number)
+        for before, top, after in path.ended_after:
+            self._check_step(before, ("job-copy", top), after, segment.number)
+        report.runs_ended += len(path.ended_first) + len(path.ended_after)
+        self._keep_job_names(path.after, temporary)
+        return path.after
+
+    @staticmethod
+    def _due(due: dict[str, list[Any]], new: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        """The events still to be matched, job by job: those carried over and the new ones."""
+        return {job: due.get(job, []) + new.get(job, []) for job in set(due) | set(new)}
+
+    def _attempt(self, state: tuple, line: dict, qemu: dict[str, list[Any]], temporary: dict[str, str],
+                 end_first: bool) -> _Path:
+        """The command on the model, with the runs QEMU's events end taken
+        before it (``end_first``) or after it; nothing checked yet.  A run
+        ends where QEMU's events still due for its job, past those the model
+        has due, say ``waiting``."""
+        ended_first, early = [], []
+        if end_first:
+            for job in state[JOBS]:
+                log_id = self._log_id(job, temporary)
+                if self._ended(qemu, log_id, len(self.model_due.get(log_id, []))) and self._running(state, job[J_TOP]):
+                    after, more = self.rules.end_run(state, job[J_TOP])
+                    ended_first.append((state, job[J_TOP], after))
+                    state, early = after, early + more
+        answer, commanded = self.executor.execute(state, line)
+        events, after, ended_after = early + list(answer.events), commanded, []
+        for job in commanded[JOBS]:
+            log_id = self._log_id(job, temporary)
+            done = len(self.model_due.get(log_id, [])) + len(comparable_events(events, PROGRESS)[0].get(self.rules.job_id(job[J_TOP]), []))
+            if self._ended(qemu, log_id, done) and self._running(after, job[J_TOP]):
+                nxt, more = self.rules.end_run(after, job[J_TOP])
+                ended_after.append((after, job[J_TOP], nxt))
+                after, events = nxt, events + more
+        per_job = comparable_events(events, PROGRESS)[0]
+        mine = {self.names.log_value(job, temporary): self.names.log_value(seq, temporary) for job, seq in per_job.items()}
+        return _Path(answer, state, commanded, after, mine, ended_first, ended_after)
+
+    def _log_id(self, job: tuple, temporary: dict[str, str]) -> str:
+        return self.names.log_value(self.rules.job_id(job[J_TOP]), temporary)
 
     def _job_names(self, segment: Segment, state: tuple) -> dict[str, str]:
         """Log job IDs and filter names -> the model's, for this command: the
         jobs started so far, and for a block-stream its own job and filter."""
-        names = dict(self.jobs) if hasattr(self, "jobs") else {}
+        names = dict(self.jobs)
         if segment.name != "block-stream":
             return names
         args = segment.arguments
         top = self.names.to_model.get(args.get("device"))
         job_id = args.get("job-id")
-        if top is not None and isinstance(job_id, str) and _ID.match(job_id) and job_id not in names:
-            own = self.rules.job_id(self.rules.names.index(top))
+        own = self.rules.job_id(self.rules.names.index(top)) if top is not None else None
+        # a top with a job already is busy: QEMU refuses before it reads the ID
+        if own is not None and own not in names.values() and isinstance(job_id, str) and _ID.match(job_id) \
+                and job_id not in names:
             names[job_id] = own
             name = args.get("filter-node-name")
             if isinstance(name, str) and _ID.match(name) and name not in self.names.to_model:
                 names[name] = filter_node_name(own)
         return names
 
-    def _keep_job_names(self, segment: Segment, after: tuple, temporary: dict[str, str]) -> None:
+    def _keep_job_names(self, after: tuple, temporary: dict[str, str]) -> None:
         """Keep the names of the jobs that exist now; forget those of freed ones."""
         alive = {self.rules.job_id(j[J_TOP]) for j in after[JOBS]}
         self.jobs = {log: model for log, model in temporary.items()
@@ -216,37 +298,13 @@ class Validator:
 
     # -- following QEMU's timing --------------------------------------------------------
     def _ended(self, qemu: dict[str, list[Any]], job: str, done: int) -> bool:
+        """Whether QEMU's events of ``job``, past the ``done`` the model has, start with its run's end."""
         seq = qemu.get(job, [])
         return len(seq) > done and seq[done] == ("JOB_STATUS_CHANGE", {"id": job, "status": "waiting"})
 
-    def _end_runs_first(self, state: tuple, qemu: dict[str, list[Any]], temporary: dict[str, str]) -> tuple:
-        for job in state[JOBS]:
-            log_id = self.names.log_value(self.rules.job_id(job[J_TOP]), temporary)
-            if self._ended(qemu, log_id, 0) and self._running(state, job[J_TOP]):
-                state, _ = self._end_run(state, job[J_TOP])
-        return state
-
-    def _end_runs_after(self, state: tuple, events: Sequence[dict], qemu: dict[str, list[Any]],
-                        temporary: dict[str, str]) -> tuple[tuple, list[dict]]:
-        events = list(events)
-        for job in state[JOBS]:
-            log_id = self.names.log_value(self.rules.job_id(job[J_TOP]), temporary)
-            model_id = self.rules.job_id(job[J_TOP])
-            done = len(comparable_events(events, PROGRESS)[0].get(model_id, []))
-            if self._ended(qemu, log_id, done) and self._running(state, job[J_TOP]):
-                state, more = self._end_run(state, job[J_TOP])
-                events += more
-        return state, events
-
     def _running(self, state: tuple, top: int) -> bool:
         job = find_job(state[JOBS], top)
-        return job is not None and job[4] == 2  # JobStatus.RUNNING
-
-    def _end_run(self, state: tuple, top: int) -> tuple[tuple, list[dict]]:
-        after, events = self.rules.end_run(state, top)
-        self.report.runs_ended += 1
-        self._check_step(state, ("job-copy", top), after, None)
-        return after, events
+        return job is not None and job[J_STATUS] == JobStatus.RUNNING
 
     # -- comparisons and checks ------------------------------------------------------------
     def _answer_mismatch(self, segment: Segment, answer: A.Answer, temporary: dict[str, str]) -> str:
@@ -265,27 +323,20 @@ class Validator:
             return "" if theirs == ours else f"QEMU listed {theirs}, the model {ours}"
         return "" if qemu["return"] == (answer.value or {}) else f"QEMU returned {qemu['return']}, the model {answer.value}"
 
-    def _check(self, segment: Segment, before: tuple, start: tuple, after: tuple, line: dict) -> None:
-        if after == start:
-            return
-        action = next((a for a in self.model.candidates(start) if a[0] == line["execute"]
-                       and self.model.next_state(start, a) == after), None)
-        self._check_step(start, action, after, segment.number)
-
-    def _check_step(self, before: tuple, action: tuple | None, after: tuple, number: int | None) -> None:
+    def _check_step(self, before: tuple, action: tuple | None, after: tuple, number: int) -> None:
         report = self.report
         report.states += 1
         report.transitions += 1
-        where = f"line {number}" if number else "the run's end that QEMU's events showed"
+        where = f"line {number}"
         if action is None:
-            report.unnamed_transitions.append(number or 0)
+            report.unnamed_transitions.append(number)
         else:
             for prop in self.steps:
-                if not prop.predicate(before, action, after):
+                if not prop.pred(before, action, after):
                     self._violated(prop, where, ExitCode.LIVENESS)
                     return
         for prop in self.invariants:
-            if not prop.predicate(after):
+            if not prop.pred(after):
                 self._violated(prop, where, ExitCode.INVARIANT)
                 return
 
@@ -309,6 +360,11 @@ class Validator:
 
 def _job_entry(job: dict[str, Any], key: str) -> tuple:
     return (job.get(key), job.get("status"), job.get("auto-finalize"), job.get("auto-dismiss"), job.get("error"))
+
+
+def _event_text(event: tuple[str, dict[str, Any]]) -> str:
+    name, data = event
+    return f"{name} {data['status']}" if name == "JOB_STATUS_CHANGE" else name
 
 
 def _short(answer: Any) -> str:

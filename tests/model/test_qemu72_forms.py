@@ -208,6 +208,9 @@ def test_a_named_filter_is_named_in_answers(model):
                            err("Could not create node: Duplicate nodes with node-name='C'")]
     # a free name other than the model's own for that job: the model cannot say
     assert answers[4]["error"]["class"] == "ModelLimit"
+    # FACTS §11.5: malformed and too long names
+    answers, _, _ = run(model, stream("B", "A", **{"filter-node-name": "1x"}), stream("B", "A", **{"filter-node-name": "x" * 32}))
+    assert answers == [err("Could not create node: Invalid node-name: '1x'"), err("Could not create node: Node name too long")]
 
 
 def test_every_form_keeps_every_property_on_a_small_chain():
