@@ -46,7 +46,9 @@ class Segment:
 
     @property
     def arguments(self) -> dict[str, Any]:
-        return dict(self.command.get("arguments") or {})
+        """The arguments as an object (QEMU refuses any other: the command's own line says so)."""
+        args = self.command.get("arguments")
+        return dict(args) if isinstance(args, dict) else {}
 
 
 def is_log(values: Sequence[Any]) -> bool:
@@ -79,10 +81,15 @@ def read_log(text: str) -> list[Segment]:
             segments.append(segment)
             waiting.append(segment)
         elif "return" in value or "error" in value:
+            error = value.get("error", {})
+            if not isinstance(error, dict) or not all(isinstance(error.get(k, ""), str) for k in ("class", "desc")):
+                raise ScriptError(f"line {number}: an error answer is an object with a class and a desc, as QEMU writes it")
             owner = _owner(waiting, value, number)
             owner.answer, owner.answer_number = {k: v for k, v in value.items() if k in ("return", "error")}, number
             waiting.remove(owner)
         elif "event" in value:
+            if not isinstance(value["event"], str) or not isinstance(value.get("data", {}), dict):
+                raise ScriptError(f"line {number}: an event has a name and an object of data, as QEMU writes it")
             if segments:
                 segments[-1].events.append(value)
         else:

@@ -36,6 +36,7 @@ word are counted and passed over: they change nothing.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -196,7 +197,10 @@ class Validator:
         if bad is not None:
             return self._beyond(segment, state, f"the protocol node {bad!r} is not modelled")
         temporary = self._job_names(segment, state)
-        line = {"execute": name, "arguments": self.names.model_args(segment.arguments, temporary)}
+        raw = segment.command.get("arguments")
+        # arguments that are no object go to the executor as they are: it answers as QEMU does
+        args = self.names.model_args(raw, temporary) if isinstance(raw, dict) else raw
+        line = {"execute": name, **({"arguments": args} if "arguments" in segment.command else {})}
         qemu_events = self._due(self.qemu_due, comparable_events(segment.events, PROGRESS)[0])
         # the answer tells whether a run QEMU's events end ended before the command or after it
         path = self._attempt(state, line, qemu_events, temporary, end_first=False)
@@ -318,6 +322,8 @@ class Validator:
             return "" if theirs == ours else f"QEMU answered {theirs}, the model {ours}"
         if segment.name in ("query-block-jobs", "query-jobs"):
             key = "device" if segment.name == "query-block-jobs" else "id"
+            if not isinstance(qemu["return"], list) or not all(isinstance(j, dict) for j in qemu["return"]):
+                return f"QEMU returned {_short(qemu['return'])}, not a job list"
             theirs = sorted(_job_entry(j, key) for j in qemu["return"])
             ours = sorted(_job_entry(self.names.log_value(j, temporary), key) for j in answer.value)
             return "" if theirs == ours else f"QEMU listed {theirs}, the model {ours}"
@@ -359,12 +365,13 @@ class Validator:
 
 
 def _job_entry(job: dict[str, Any], key: str) -> tuple:
-    return (job.get(key), job.get("status"), job.get("auto-finalize"), job.get("auto-dismiss"), job.get("error"))
+    """What is compared of a listed job; as text, so that any JSON values sort."""
+    return tuple(json.dumps(job.get(k)) for k in (key, "status", "auto-finalize", "auto-dismiss", "error"))
 
 
 def _event_text(event: tuple[str, dict[str, Any]]) -> str:
     name, data = event
-    return f"{name} {data['status']}" if name == "JOB_STATUS_CHANGE" else name
+    return f"{name} {data.get('status')}" if name == "JOB_STATUS_CHANGE" else name
 
 
 def _short(answer: Any) -> str:

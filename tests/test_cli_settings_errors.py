@@ -108,3 +108,28 @@ def test_a_format_list_in_a_settings_file_is_split_like_the_flag(capsys, tmp_pat
     code, _, _ = run(capsys, "check")
     assert code == ExitCode.OK
     assert {"junit.xml", "isolation.guarded-ops.itf.json"} <= {p.name for p in (tmp_path / "out").iterdir()}
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["check", "--qmp-forms", "bottom,nope"], "--qmp-forms belongs to the qemu-7.2 profile"),
+    (["check", "--profile", "qemu-7.2", "--qmp-forms", "bottom,nope"], "unknown QMP form 'nope'; choose from auto-finalize"),
+    (["check", "--profile", "qemu-7.2", "--qmp-forms", ","], "--qmp-forms ',' names no form"),
+])
+def test_qmp_forms_are_checked(capsys, argv, needle):
+    assert needle in refused(capsys, *argv)
+
+
+def test_qmp_forms_none_is_the_first_qemu72_model(capsys):
+    """The forms only add to the search: none of them gives the 4,805 states of the manual streams."""
+    code, out, _ = run(capsys, "check", "--profile", "qemu-7.2", "--qmp-forms", "none", "-q")
+    assert code == ExitCode.OK and "4805 distinct" in out and "QMP forms: none" in out
+
+
+def test_a_log_is_checked_against_qemu72_and_chain_is_for_logs(capsys, tmp_path):
+    log = tmp_path / "qmp.log"
+    log.write_text('{"execute": "query-jobs"}\n{"return": []}\n')
+    assert "checked against QEMU 7.2; add --profile qemu-7.2" in refused(capsys, "replay", str(log))
+    script = tmp_path / "s.jsonl"
+    script.write_text('{"execute": "query-jobs"}\n')
+    assert "--chain is for QMP logs" in refused(capsys, "replay", "--profile", "qemu-7.2", "--chain", "a,b", str(script))
+    assert "give the chain, base first, with --chain" in refused(capsys, "replay", "--profile", "qemu-7.2", str(log))
