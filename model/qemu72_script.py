@@ -20,9 +20,11 @@ every refusal and the accepted header rewrite (FACTS §8).
 The model's nodes are the chain's and the live jobs' filters: a name
 outside them is answered as QEMU answers an unknown node, where the model
 answers for unknown names at all (block-stream, change-backing-file,
-block-commit's device).  QEMU has more nodes than that (each layer's
-protocol node, the harness's extra images), so a script that names those
-gets the unknown-node answer, not QEMU's.
+block-commit's device).  Each layer X of the chain sits on its protocol
+node ``X-file``, as the conformance chain is built; the model does not
+model those, so a line that names one is answered ``ModelLimit`` by name.
+QEMU may have more nodes still (the harness's extra images), and a script
+that names those gets the unknown-node answer, not QEMU's.
 """
 
 from __future__ import annotations
@@ -209,6 +211,8 @@ class Executor72:
 
     def __init__(self, rules: Qemu72Rules) -> None:
         self.rules = rules
+        #: each layer's protocol node, as the conformance chain names it
+        self.protocol_nodes = frozenset(f"{name}-file" for name in rules.names)
 
     # -- names -------------------------------------------------------------------
     def label(self, state: tuple, name: Any) -> str | None:
@@ -239,7 +243,12 @@ class Executor72:
         keeps the state and a line that is not a script line raises
         :class:`.qmp_schema.ScriptError`."""
         refusal = check_line(line, SCHEMA, "qemu-7.2", _unknown_command, STEPS, self.rules.scenario.device, self.rules.chunks)
-        return (refusal, state) if refusal else self.run(state, line)
+        if refusal:
+            return refusal, state
+        protocol = next((v for v in (line.get("arguments") or {}).values() if isinstance(v, str) and v in self.protocol_nodes), None)
+        if protocol is not None:
+            return _not_modelled(f"the protocol node {protocol!r}"), state
+        return self.run(state, line)
 
     def run(self, state: tuple, line: Mapping[str, Any]) -> tuple[A.Answer, tuple]:
         """QEMU's answer to a line the model wrote itself (its actions, its

@@ -122,6 +122,8 @@ class ChainSpec:
     files: Mapping[str, str]
     #: protocol nodes by name (the model has none)
     protocol: frozenset[str]
+    #: node -> the protocol node it sits on, where the log names it
+    protocol_of: Mapping[str, str]
     #: the leading segments that built the chain (blockdev-add, and qmp_capabilities)
     built_by: int
 
@@ -138,6 +140,7 @@ def chain_from_log(segments: Sequence[Segment], chain: Sequence[str] | None = No
     formats: dict[str, tuple[int, str | None]] = {}
     files: dict[str, str] = {}
     protocol: set[str] = set()
+    protocol_of: dict[str, str] = {}
     for segment in segments:
         if segment.name not in ("blockdev-add", "qmp_capabilities"):
             break
@@ -146,21 +149,21 @@ def chain_from_log(segments: Sequence[Segment], chain: Sequence[str] | None = No
             continue
         if segment.answer is None or "error" in segment.answer:
             continue  # refused: QEMU built nothing
-        _add_node(segment, formats, files, protocol)
+        _add_node(segment, formats, files, protocol, protocol_of)
     if chain is not None:
         nodes = tuple(chain)
         if len(set(nodes)) != len(nodes) or not 2 <= len(nodes) <= 8:
             raise ScriptError(f"--chain {','.join(nodes)} must name 2 to 8 distinct nodes, base first")
-        return ChainSpec(nodes, files, frozenset(protocol), built)
+        return ChainSpec(nodes, files, frozenset(protocol), protocol_of, built)
     if not formats:
         raise ScriptError(
             "the log builds no chain with blockdev-add before its first other command; "
             "give the chain, base first, with --chain BASE,...,TOP"
         )
-    return ChainSpec(_linear(formats), files, frozenset(protocol), built)
+    return ChainSpec(_linear(formats), files, frozenset(protocol), protocol_of, built)
 
 
-def _add_node(segment: Segment, formats: dict, files: dict, protocol: set) -> None:
+def _add_node(segment: Segment, formats: dict, files: dict, protocol: set, protocol_of: dict) -> None:
     args, number = segment.arguments, segment.number
     driver, name = args.get("driver"), args.get("node-name")
     if driver in PROTOCOL_DRIVERS:
@@ -180,8 +183,11 @@ def _add_node(segment: Segment, formats: dict, files: dict, protocol: set) -> No
     if isinstance(file, dict):
         if isinstance(file.get("node-name"), str):
             protocol.add(file["node-name"])
+            protocol_of[name] = file["node-name"]
         if isinstance(file.get("filename"), str):
             files[name] = file["filename"]
+    elif isinstance(file, str) and file in protocol:
+        protocol_of[name] = file
     formats[name] = (number, backing)
 
 

@@ -105,10 +105,12 @@ class Names:
     def __init__(self, spec: ChainSpec, scenario: Scenario) -> None:
         model_nodes = scenario.node_names
         self.to_model: dict[str, str] = dict(zip(spec.nodes, model_nodes))
-        for node, model_file in zip(spec.nodes, scenario.file_names):
+        for node, model_node, model_file in zip(spec.nodes, model_nodes, scenario.file_names):
             if node in spec.files:
                 self.to_model[spec.files[node]] = model_file
-        self.protocol = spec.protocol
+            if node in spec.protocol_of:  # the model answers its own X-file names ModelLimit
+                self.to_model[spec.protocol_of[node]] = f"{model_node}-file"
+        self.protocol = spec.protocol - set(spec.protocol_of.values())
 
     def model_args(self, args: dict[str, Any], temporary: dict[str, str]) -> dict[str, Any]:
         names = {**self.to_model, **temporary}
@@ -195,7 +197,7 @@ class Validator:
             return state
         bad = next((v for v in segment.arguments.values() if isinstance(v, str) and v in self.names.protocol), None)
         if bad is not None:
-            return self._beyond(segment, state, f"the protocol node {bad!r} is not modelled")
+            return self._beyond(segment, state, f"the node {bad!r}, a protocol node of no chain node, is not modelled")
         temporary = self._job_names(segment, state)
         raw = segment.command.get("arguments")
         # arguments that are no object go to the executor as they are: it answers as QEMU does

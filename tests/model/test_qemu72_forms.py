@@ -277,3 +277,12 @@ def test_a_fault_in_the_new_forms_is_caught(rules, caught_by):
     model.rules = rules(scenario)
     result = explore(model, qemu72_properties(model), stop_at_first=False, quiet=True)
     assert caught_by in {p.name for p in result.violations}
+
+
+def test_protocol_nodes_are_named_as_not_modelled(model):
+    """Each layer X sits on X-file (the conformance chain); QEMU answers for
+    those nodes (FACTS §11.4: bottom D-file is not in D's chain), the model
+    says it does not model them, by name, instead of calling them unknown."""
+    answers, _, _ = run(model, stream("D", bottom="D-file"), call("blockdev-del", **{"node-name": "C-file"}))
+    assert answers == [err("the protocol node 'D-file' is not modelled in the qemu-7.2 profile", "ModelLimit"),
+                       err("the protocol node 'C-file' is not modelled in the qemu-7.2 profile", "ModelLimit")]

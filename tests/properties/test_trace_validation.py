@@ -145,3 +145,12 @@ def test_a_chain_the_model_cannot_follow(records, message):
 
 def test_logs_are_told_from_scripts():
     assert is_log([{"execute": "x"}, {"return": {}}]) and not is_log([{"execute": "x"}, {"step": "job-copy"}])
+
+
+def test_a_refused_command_naming_a_protocol_node_is_passed_over():
+    """FACTS §11.4's answer to bottom mid-file; the model does not model protocol nodes."""
+    refused = {"error": {"class": "GenericError", "desc": "Node 'mid-file' is not in a chain starting from 'top'"}}
+    text = log(*CHAIN, {"execute": "block-stream", "arguments": {"job-id": "j", "device": "top", "bottom": "mid-file"}},
+               refused)
+    code, summary = run(text)
+    assert code == ExitCode.OK and "1 not modelled and passed over (block-stream)" in summary
