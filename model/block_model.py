@@ -15,7 +15,7 @@ from . import answers as A
 from .command_model import CommandModel
 from .commands import JOB_STEPS, action_to_line, format_line
 from .drawing import state_to_dot
-from .scenario import Scenario
+from .scenario import Scenario, ScenarioError
 from .seed import JOB_TYPE, SeedRules
 from .state import (
     BACKING,
@@ -58,6 +58,8 @@ class BlockModel(CommandModel):
     """One profile, one scenario, one fault variant of QEMU's block-job rules."""
 
     def __init__(self, scenario: Scenario) -> None:
+        if "blockdev-del" in scenario.commands:
+            raise ScenarioError("blockdev-del is modelled in the qemu-7.2 profile only; drop it from the commands")
         self.scenario = scenario
         self.rules = SeedRules(scenario)
         self.name = f"qemu-block/{scenario.profile}" + ("" if scenario.variant == "none" else f"+{scenario.variant}")

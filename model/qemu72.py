@@ -30,8 +30,9 @@ answers QEMU 7.2 gave to the harness.  What the profile shares with the seed
    ``job-copy``.  Transient statuses (created, waiting, aborting) are never
    seen between two commands, so the model goes straight through them.
 5. Nodes are monitor-owned (blockdev-add): a node a stream cuts out of the
-   chain stays a node with its own backing link (FACTS §1), so unlike the
-   seed the profile never marks nodes REMOVED.
+   chain stays a node with its own backing link (FACTS §1) until the user
+   deletes it with ``blockdev-del``; then its backing is REMOVED and it
+   leaves the graph, while its image file keeps its data and header.
 6. Every answer carries the QMP events the command or step emits (FACTS §1,
    §4, §5, §11): JOB_STATUS_CHANGE for each status a job passes through
    (transient ones included), BLOCK_JOB_PENDING, BLOCK_JOB_COMPLETED and
@@ -62,6 +63,7 @@ from .state import (
     J_TOP,
     JOBS,
     NONE,
+    REMOVED,
     Kind,
     between,
     chain_below,
@@ -173,7 +175,7 @@ class Qemu72Rules(SeedRules):
         detached (None)."""
         backing = state[BACKING]
         below: dict[str, str | None] = {
-            self.names[n]: (self.names[b] if b >= 0 else None) for n, b in enumerate(backing)
+            self.names[n]: (self.names[b] if b >= 0 else None) for n, b in enumerate(backing) if b != REMOVED
         }
         for job in state[JOBS]:
             label, top = filter_label(self.job_id(job[J_TOP])), job[J_TOP]
@@ -463,6 +465,14 @@ class Qemu72Rules(SeedRules):
             return refusal, state
         events = [status_event(self.job_id(top), S.NULL)]
         return A.with_events(A.OK, events), self._with_job(self._unblock(state, job), job, None)
+
+    # -- blockdev-del (FACTS §1, §3, §12) -------------------------------------------------
+    def blockdev_del(self, state: tuple, node: int) -> Step:
+        """qmp_blockdev_del of a node the caller found free (no job holds it,
+        no backing parent, not the active layer): the node leaves the graph,
+        and so does its backing link (bdrv_unref).  Its image file keeps its
+        data and its header."""
+        return A.OK, put(state, BACKING, state[BACKING][:node] + (REMOVED,) + state[BACKING][node + 1 :])
 
     # -- change-backing-file (FACTS §8) ------------------------------------------------
     def change_backing_file(self, state: tuple, image: int, target: int) -> Step:

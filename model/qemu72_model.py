@@ -37,6 +37,7 @@ from .state import (
     JOBS_LEFT,
     NONE,
     OTHER,
+    REMOVED,
     WRITES_LEFT,
     chain_below,
 )
@@ -50,6 +51,7 @@ USER_ACTIONS = (
     "block-job-finalize",
     "block-job-dismiss",
     "change-backing-file",
+    "blockdev-del",
     "guest-write",
 )
 #: The option bit each QMP form adds to the streams the model tries.
@@ -95,8 +97,8 @@ class Qemu72Model(CommandModel):
             return rules.guest_write(state, action[1])
         if name == "job-copy":
             return A.OK, rules.job_step(state, action)
-        if name == "change-backing-file":
-            # QEMU's checks (root, image, chain) are the executor's
+        if name in ("change-backing-file", "blockdev-del"):
+            # QEMU's checks (root, image, chain; parents, blockers) are the executor's
             return self._executor.run(state, action_to_line(rules, action))
         verb = {
             "pause": rules.pause,
@@ -144,6 +146,11 @@ class Qemu72Model(CommandModel):
                 for target in chain_below(backing, image):
                     if target != state[HEADERS][image]:
                         yield ("change-backing-file", image, target)
+        if "blockdev-del" in commands:
+            # every node but the active layer, which the model keeps; those with parents or a job are refused
+            for node, below in enumerate(backing):
+                if below != REMOVED and node != self.rules.root:
+                    yield ("blockdev-del", node)
         if state[WRITES_LEFT]:
             for chunk in range(self.scenario.chunks):
                 yield ("guest-write", chunk)

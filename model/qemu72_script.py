@@ -63,7 +63,7 @@ from .qemu72 import (
     filter_node_name,
     status_event,
 )
-from .state import BACKING, J_TOP, JOBS, NONE, OTHER, chain_below
+from .state import BACKING, J_TOP, JOBS, NONE, OTHER, REMOVED, chain_below
 
 #: A reference to a job's filter in a script (the replay puts in QEMU's name).
 FILTER_REF = "@filter:"
@@ -136,6 +136,8 @@ def action_to_line(rules: Qemu72Rules, action: tuple) -> dict[str, Any]:
         return {"execute": name, "arguments": stream_arguments(rules, *action[1:])}
     if name in GENERIC_VERBS:
         return {"execute": name, "arguments": {"id": rules.job_id(action[1])}}
+    if name == "blockdev-del":
+        return {"execute": name, "arguments": {"node-name": rules.names[action[1]]}}
     if name == "block-job-cancel":
         args = {"device": rules.job_id(action[1])}
         if action[2]:
@@ -228,7 +230,9 @@ class Executor72:
             job_id = self.rules.job_id(job[J_TOP])
             if job[J_OPTS] & NAMED_FILTER and name == filter_node_name(job_id):
                 return filter_label(job_id)
-        return name if name in self.rules.names else None
+        if name not in self.rules.names or state[BACKING][self.rules.names.index(name)] == REMOVED:
+            return None  # a deleted node is unknown to QEMU
+        return name
 
     def node(self, name: str) -> int:
         return self.rules.names.index(name)
@@ -266,6 +270,8 @@ class Executor72:
             return A.ok(self.rules.query_jobs(state)), state
         if name == "change-backing-file":
             return self._change_backing_file(state, args)
+        if name == "blockdev-del":
+            return self._blockdev_del(state, args["node-name"])
         return self._guarded(state, name, args), state
 
     def _step(self, state: tuple, line: Mapping[str, Any]) -> tuple[A.Answer, tuple]:
@@ -408,7 +414,6 @@ class Executor72:
         snapshot's overlay) are not modelled either."""
         rules = self.rules
         arg = {
-            "blockdev-del": "node-name",
             "block_resize": "node-name",
             "blockdev-snapshot-sync": "node-name",
             "blockdev-snapshot": "node",
@@ -420,8 +425,6 @@ class Executor72:
                 return A.error(f"Device '{args[arg]}' not found", DEVICE_NOT_FOUND)
             return _not_modelled(f"{name} on a node that is not in the graph")
         blocked = rules.blocked(state, label)
-        if name == "blockdev-del":
-            return self._del(state, label) or _not_modelled("blockdev-del of a node nothing holds")
         if name == "block_resize":
             # the RESIZE op blocker: a job's, or a backing parent's (FACTS §3)
             if blocked or self.parents(state, label):
@@ -455,17 +458,27 @@ class Executor72:
         in_chain = [p for p in parents if self.node(p) in (rules.root, *chain_below(state[BACKING], rules.root))]
         return A.busy(label, A.backing_blocker_reason((in_chain or parents)[0]))
 
-    def _del(self, state: tuple, label: str) -> A.Answer | None:
-        """qmp_blockdev_del: a node with a BlockBackend is "in use" (a live
-        filter carries its job's), then the DRIVE_DEL op blocker.  A
-        concluded job's filter has lost the BlockBackend but is still held
-        (FACTS §3, §9)."""
+    def _blockdev_del(self, state: tuple, name: str) -> tuple[A.Answer, tuple]:
+        """qmp_blockdev_del: an unknown (or deleted) node; a node with a
+        BlockBackend is "in use" (a live filter carries its job's); then the
+        DRIVE_DEL op blocker: a job's, or a backing parent's.  A concluded
+        job's filter has lost the BlockBackend but is still held (FACTS §3,
+        §9).  A node that passes is deleted (FACTS §1), but for the active
+        layer, which the model keeps (the chain would lose its root)."""
         rules = self.rules
+        label = self.label(state, name)
+        if label is None:
+            return A.error(f"Failed to find node with node-name='{name}'"), state
         if label.startswith("filter:") and rules.filter_live(state, label):
-            return A.error(f"Node {rules.display(state, label)} is in use")
+            return A.error(f"Node {rules.display(state, label)} is in use"), state
         if rules.blocked(state, label):
-            return A.busy(rules.display(state, label), STREAM_BUSY)
-        return self._backing_blocker(state, label)
+            return A.busy(rules.display(state, label), STREAM_BUSY), state
+        refusal = self._backing_blocker(state, label)
+        if refusal:
+            return refusal, state
+        if self.node(label) == rules.root:
+            return _not_modelled("blockdev-del of the active layer"), state
+        return rules.blockdev_del(state, self.node(label))
 
     def _change_backing_file(self, state: tuple, args: dict[str, Any]) -> tuple[A.Answer, tuple]:
         """qmp_change_backing_file in QEMU 7.2's order (FACTS §8), after QAPI's

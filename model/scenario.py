@@ -23,6 +23,7 @@ GRAPH_COMMANDS = (
     "block-job-pause",
     "block-job-resume",
     "change-backing-file",
+    "blockdev-del",
 )
 
 DEFAULT_COMMANDS = ("block-stream", "block-job-cancel", "block-job-pause", "block-job-resume")

@@ -40,6 +40,7 @@ from blockcheck.model.state import (
     J_TOP,
     JOBS,
     NONE,
+    REMOVED,
     WRITES_LEFT,
     between,
     find_job,
@@ -78,7 +79,7 @@ RUNS = ("job-copy", "block-job-resume", "job-resume")
 def _own(action: tuple, job: tuple) -> bool:
     """An action of the job itself: its internal step, or a verb addressed to it
     (a change-backing-file names its image, not a job)."""
-    return action[0] not in ("block-stream", "guest-write", "change-backing-file") and action[1] == job[J_TOP]
+    return action[0] not in ("block-stream", "guest-write", "change-backing-file", "blockdev-del") and action[1] == job[J_TOP]
 
 
 def qemu72_properties(model: Qemu72Model) -> list[Property]:
@@ -222,6 +223,11 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
         changed = [i for i in range(n) if before[BACKING][i] != after[BACKING][i]]
         if not changed:
             return True
+        if action[0] == "blockdev-del":
+            # only the named node leaves, and only a free one: out of the chain, no parent, no job
+            node = action[1]
+            free = node not in in_chain(before[BACKING], root) and node not in before[BACKING] and not before[BLOCKERS][node]
+            return changed == [node] and after[BACKING][node] == REMOVED and free
         job = finalized(before, action, after)
         return job is not None and changed == [job[0]] and after[BACKING][job[0]] == job[1]
 
@@ -322,7 +328,7 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
         ),
         transition(
             "chain-integrity",
-            "a backing link changes only when a job that copied everything and was not cancelled is finalized (by block-job-finalize, or with auto-finalize by the step that ended its run): its top's link, to its base",
+            "a backing link changes only when a job that copied everything and was not cancelled is finalized (by block-job-finalize, or with auto-finalize by the step that ended its run): its top's link, to its base; and a node out of the chain that no parent and no job holds leaves when the user deletes it",
             links_change_only_at_finalize,
             witness=intermediate_link_redirected,
             group="chain-integrity",

@@ -22,7 +22,7 @@ import pytest
 from blockcheck.conformance.cli import random_walk
 from blockcheck.conformance.replay import ReplayReport, replay
 from blockcheck.model.qemu72_model import Qemu72Model
-from blockcheck.model.scenario import QMP_FORMS, Scenario
+from blockcheck.model.scenario import DEFAULT_COMMANDS, QMP_FORMS, Scenario
 
 pytestmark = pytest.mark.qemu
 
@@ -156,3 +156,23 @@ def test_a_named_filter():
 def test_random_walks_in_every_form_agree():
     for i in range(4):
         agreed(random_walk(MODEL, random.Random(f"forms:{i}"), 12))
+
+
+def test_blockdev_del_of_a_node_the_stream_cut_out():
+    """FACTS §1: C, cut out by stream D base-node B, can be deleted; QEMU then knows no C."""
+    del_c = call("blockdev-del", **{"node-name": "C"})
+    r = agreed([stream("D", "B"), del_c, copy("D"), del_c, del_c, stream("C"), call("blockdev-del", **{"node-name": "B"})])
+    assert [s.qemu_answer for s in r.steps] == [
+        OK, err(f"Node 'C' is busy: {BUSY}"), OK, OK, err("Failed to find node with node-name='C'"),
+        err("Cannot find device='C' nor node-name='C'"), err("Node 'B' is busy: node is used as backing hd of 'D'")]
+    assert "C" not in r.steps[3].qemu_graph
+
+
+def test_walks_that_delete_nodes_agree():
+    model = Qemu72Model(Scenario(profile="qemu-7.2", chunks=4, qmp_forms=tuple(QMP_FORMS),
+                                 commands=(*DEFAULT_COMMANDS, "blockdev-del")))
+    walks = [random_walk(model, random.Random(f"del:{i}"), 12) for i in range(3)]
+    assert any(line.get("execute") == "blockdev-del" for walk in walks for line in walk)
+    for lines in walks:
+        report = replay(model, lines)
+        assert report.agrees, report.to_markdown()

@@ -286,3 +286,38 @@ def test_protocol_nodes_are_named_as_not_modelled(model):
     answers, _, _ = run(model, stream("D", bottom="D-file"), call("blockdev-del", **{"node-name": "C-file"}))
     assert answers == [err("the protocol node 'D-file' is not modelled in the qemu-7.2 profile", "ModelLimit"),
                        err("the protocol node 'C-file' is not modelled in the qemu-7.2 profile", "ModelLimit")]
+
+
+# -- blockdev-del of a free node (FACTS §1, §3) ---------------------------------------------
+def test_blockdev_del_of_a_node_the_stream_cut_out(model):
+    """FACTS §1: after stream D base-node B, C is a node of its own, and
+    blockdev-del C succeeds; QEMU then knows no C."""
+    del_c = call("blockdev-del", **{"node-name": "C"})
+    answers, _, state = run(model, manual("D", "B"), del_c, copy("D"), call("job-finalize", id="stream-D"), del_c,
+                            call("job-dismiss", id="stream-D"), del_c, del_c, stream("C"),
+                            call("blockdev-del", **{"node-name": "B"}), call("blockdev-del", **{"node-name": "E"}))
+    assert answers == [OK, err(f"Node 'C' is busy: {BUSY}"), OK, OK, err(f"Node 'C' is busy: {BUSY}"), OK, OK,
+                       err("Failed to find node with node-name='C'"), err("Cannot find device='C' nor node-name='C'"),
+                       err("Node 'B' is busy: node is used as backing hd of 'D'"),
+                       err("blockdev-del of the active layer is not modelled in the qemu-7.2 profile", "ModelLimit")]
+    assert model.rules.graph(state) == {"A": None, "B": "A", "D": "B", "E": "D"}
+
+
+class DelIgnoresJobs(Executor72):
+    """blockdev-del skips the job's op blocker."""
+
+    def _blockdev_del(self, state: tuple, name: str) -> tuple:
+        label = self.label(state, name)
+        if label is not None and not label.startswith("filter:") and self.node(label) != self.rules.root \
+                and not self._backing_blocker(state, label):
+            return self.rules.blockdev_del(state, self.node(label))
+        return super()._blockdev_del(state, name)
+
+
+def test_a_blockdev_del_that_ignores_jobs_is_caught():
+    scenario = Scenario(profile="qemu-7.2", chain_length=3, chunks=2, qmp_forms=(),
+                        commands=("block-stream", "blockdev-del"))
+    model = make_model(scenario)
+    model._executor = DelIgnoresJobs(model.rules)
+    result = explore(model, qemu72_properties(model), stop_at_first=False, quiet=True)
+    assert {"isolation", "chain-integrity"} <= {p.name for p in result.violations}
