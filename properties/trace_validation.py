@@ -22,9 +22,9 @@ For each command the validator compares, in the log's names:
 - then every invariant of :func:`.qemu72.qemu72_properties` on the state
   reached, and every transition property on each step whose model action it
   can name.  The scenario's commands are the default ones, and
-  change-backing-file when the log sends it: so the properties that ask
-  what QEMU would answer (``isolation.guarded-ops``) ask about the commands
-  the log's user sends.  Liveness needs infinite runs, so a log, finite, is not checked
+  change-backing-file and blockdev-del when the log sends them: so the
+  properties that ask what QEMU would answer (``isolation.guarded-ops``)
+  ask about the commands the log's user sends.  Liveness needs infinite runs, so a log, finite, is not checked
   for it; the data properties hold trivially, the log carrying no data.
 
 The first disagreement or violation ends the run, naming the line and
@@ -56,6 +56,8 @@ from .qemu72 import qemu72_properties
 
 #: Fields of events and job lists that depend on the images, not on the rules.
 PROGRESS = frozenset({"len", "offset", "speed", "current-progress", "total-progress", "busy"})
+#: Commands the scenario adds when the log sends them (the properties then ask about them too).
+OPTIONAL_COMMANDS = ("change-backing-file", "blockdev-del")
 #: Commands that never change what the model tracks: passed over when the model does not answer them.
 READ_ONLY = ("query-", "x-debug-query-")
 _AUTO_NAME = re.compile(r"#block\d+")
@@ -158,7 +160,7 @@ class Validator:
         self.scenario = Scenario(
             profile="qemu-7.2", chain_length=len(spec.nodes), chunks=1, guest_writes=0, max_jobs=MAX_JOBS,
             jobs_per_run=8, pauses_per_job=2, header_changes=2,
-            commands=DEFAULT_COMMANDS + tuple(c for c in ("change-backing-file",) if any(s.name == c for s in segments)),
+            commands=DEFAULT_COMMANDS + tuple(c for c in OPTIONAL_COMMANDS if any(s.name == c for s in segments)),
             qmp_forms=tuple(QMP_FORMS),
         )
         self.model = LogModel(self.scenario)

@@ -154,3 +154,14 @@ def test_a_refused_command_naming_a_protocol_node_is_passed_over():
                refused)
     code, summary = run(text)
     assert code == ExitCode.OK and "1 not modelled and passed over (block-stream)" in summary
+
+
+def test_a_deleted_node_is_followed():
+    """FACTS §1: the node a stream cut out can be deleted; the step is named and checked."""
+    text = log(*CHAIN, STREAM, {"return": {}}, *status("job0", "created", "running", "waiting", "pending"),
+               completed("job0"), *status("job0", "concluded", "null"),
+               {"execute": "blockdev-del", "arguments": {"node-name": "mid"}}, {"return": {}},
+               {"execute": "blockdev-del", "arguments": {"node-name": "mid"}},
+               {"error": {"class": "GenericError", "desc": "Failed to find node with node-name='mid'"}})
+    code, summary = run(text)
+    assert code == ExitCode.OK and "on 3 of 3 steps" in summary
