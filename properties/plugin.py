@@ -162,8 +162,8 @@ class QemuBlockPlugin:
                              help="seconds QEMU may take to answer one command before it counts as hung (default: %(default)s)")
         conform.add_argument(
             "--commands",
-            help=f"comma-separated commands the walks draw from (default: {','.join(DEFAULT_COMMANDS)}; "
-            "add change-backing-file to replay header rewrites and their finding)",
+            help="comma-separated commands the walks draw from (default: every command the qemu-7.2 profile models: "
+            f"{','.join(DEFAULT_COMMANDS)},change-backing-file,blockdev-del)",
         )
         conform.set_defaults(handler=run_conform_command)
 
@@ -279,13 +279,13 @@ def _count(text: str) -> int:
 
 
 def run_conform_command(args: argparse.Namespace, plugin: QemuBlockPlugin) -> int:
-    from blockcheck.conformance.cli import run_conform
+    from blockcheck.conformance.cli import CONFORM_COMMANDS, run_conform
     from blockcheck.conformance.harness import INSTALL_HINT, missing_binaries
 
     missing = missing_binaries()
     if missing:
         raise UsageError(f"conform needs {', '.join(missing)}; install them: {INSTALL_HINT}")
-    commands = _commands(args.commands)
+    commands = _commands(args.commands) if args.commands is not None else CONFORM_COMMANDS
     try:
         forms = _forms(args.qmp_forms)
         scenario = Scenario(profile="qemu-7.2", commands=commands, qmp_forms=tuple(QMP_FORMS) if forms is None else forms)

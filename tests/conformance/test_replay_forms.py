@@ -154,7 +154,7 @@ def test_a_named_filter():
 
 
 def test_random_walks_in_every_form_agree():
-    for i in range(4):
+    for i in range(2):  # blockcheck conform and bench/bench_conform.py draw many more
         agreed(random_walk(MODEL, random.Random(f"forms:{i}"), 12))
 
 
@@ -171,7 +171,7 @@ def test_blockdev_del_of_a_node_the_stream_cut_out():
 def test_walks_that_delete_nodes_agree():
     model = Qemu72Model(Scenario(profile="qemu-7.2", chunks=4, qmp_forms=tuple(QMP_FORMS),
                                  commands=(*DEFAULT_COMMANDS, "blockdev-del")))
-    walks = [random_walk(model, random.Random(f"del:{i}"), 12) for i in range(3)]
+    walks = [random_walk(model, random.Random(f"del:{i}"), 12) for i in range(2)]
     assert any(line.get("execute") == "blockdev-del" for walk in walks for line in walk)
     for lines in walks:
         report = replay(model, lines)

@@ -70,7 +70,7 @@ def test_registry_builds_each_profile():
     # the default: QEMU's own defaults and bottom as well; bottom adds paths, not states,
     # at two jobs (C/A then E bottom D reaches what E/C then C/A reaches)
     (("auto-finalize", "auto-dismiss", "bottom"), 13427),
-    (("auto-finalize", "auto-dismiss"), 13427),
+    pytest.param(("auto-finalize", "auto-dismiss"), 13427, marks=pytest.mark.bench),
 ])
 def test_golden_state_count_and_every_property_holds_with_its_witness(forms, states):
     model = make_model(Scenario(profile="qemu-7.2", qmp_forms=forms))
