@@ -63,7 +63,7 @@ from .qemu72 import (
     filter_node_name,
     status_event,
 )
-from .state import BACKING, J_TOP, JOBS, NONE, OTHER, REMOVED, chain_below
+from .state import BACKING, J_STATUS, J_TOP, JOBS, NONE, OTHER, REMOVED, chain_below, find_job
 
 #: A reference to a job's filter in a script (the replay puts in QEMU's name).
 FILTER_REF = "@filter:"
@@ -437,15 +437,30 @@ class Executor72:
             if blocked:
                 return A.busy(rules.display(state, label), STREAM_BUSY)
         elif name in ("blockdev-snapshot-sync", "blockdev-snapshot"):
-            # EXTERNAL_SNAPSHOT: the job's blocker is the newer one (FACTS §3, §10)
-            if blocked:
-                return A.busy(rules.display(state, label), STREAM_BUSY)
-            refusal = self._backing_blocker(state, label)
+            # EXTERNAL_SNAPSHOT: the newer of the job's and a backing parent's blockers (FACTS §3, §10)
+            refusal = self._newest_blocker(state, label)
             if refusal:
                 return refusal
         elif name == "block-commit":
             return self._commit(state, label, args)
         return _not_modelled(f"{name} when no job holds the node")
+
+    def _newest_blocker(self, state: tuple, label: str) -> A.Answer | None:
+        """The refusal of an op that both a job's and a backing parent's
+        blocker block (DRIVE_DEL, EXTERNAL_SNAPSHOT): QEMU names the newest
+        blocker (bdrv_op_block_all puts it first).  The job's is the newer,
+        but on the top of a concluded job: dropping its filter re-attached
+        the top's overlays' backing links to the top, and with them their
+        blockers (bdrv_cor_filter_drop; conform walks found it)."""
+        rules = self.rules
+        if not rules.blocked(state, label):
+            return self._backing_blocker(state, label)
+        job = None if label.startswith("filter:") else find_job(state[JOBS], self.node(label))
+        if job is not None and job[J_STATUS] == JobStatus.CONCLUDED:
+            refusal = self._backing_blocker(state, label)
+            if refusal:
+                return refusal
+        return A.busy(rules.display(state, label), STREAM_BUSY)
 
     def _backing_blocker(self, state: tuple, label: str) -> A.Answer | None:
         """The "used as backing hd" op blocker of a node with backing
@@ -461,19 +476,18 @@ class Executor72:
     def _blockdev_del(self, state: tuple, name: str) -> tuple[A.Answer, tuple]:
         """qmp_blockdev_del: an unknown (or deleted) node; a node with a
         BlockBackend is "in use" (a live filter carries its job's); then the
-        DRIVE_DEL op blocker: a job's, or a backing parent's.  A concluded
-        job's filter has lost the BlockBackend but is still held (FACTS §3,
-        §9).  A node that passes is deleted (FACTS §1), but for the active
-        layer, which the model keeps (the chain would lose its root)."""
+        DRIVE_DEL op blocker, the newest of a job's and a backing parent's
+        (:meth:`_newest_blocker`).  A concluded job's filter has lost the
+        BlockBackend but is still held (FACTS §3, §9).  A node that passes is
+        deleted (FACTS §1), but for the active layer, which the model keeps
+        (the chain would lose its root)."""
         rules = self.rules
         label = self.label(state, name)
         if label is None:
             return A.error(f"Failed to find node with node-name='{name}'"), state
         if label.startswith("filter:") and rules.filter_live(state, label):
             return A.error(f"Node {rules.display(state, label)} is in use"), state
-        if rules.blocked(state, label):
-            return A.busy(rules.display(state, label), STREAM_BUSY), state
-        refusal = self._backing_blocker(state, label)
+        refusal = self._newest_blocker(state, label)
         if refusal:
             return refusal, state
         if self.node(label) == rules.root:

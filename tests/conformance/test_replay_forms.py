@@ -176,3 +176,21 @@ def test_walks_that_delete_nodes_agree():
     for lines in walks:
         report = replay(model, lines)
         assert report.agrees, report.to_markdown()
+
+
+def test_a_concluded_jobs_top_names_its_overlay_first():
+    """Found by conform's walks: once a job drops its filter (finalized or
+    cancelled), E's backing link is attached to the top D again, and its
+    blocker, now the newest, is the one blockdev-del and the snapshot
+    commands name; the cut-out C has only the job's."""
+    snapshot = call("blockdev-snapshot-sync", **{"node-name": "D", "snapshot-file": "S.qcow2",
+                                                 "snapshot-node-name": "S", "format": "qcow2"})
+    r = agreed([manual("D", "B"), call("blockdev-del", **{"node-name": "D"}), snapshot,
+                call("block-job-cancel", device="stream-D"),
+                call("blockdev-del", **{"node-name": "D"}), snapshot, call("blockdev-del", **{"node-name": "C"}),
+                call("job-dismiss", id="stream-D")])
+    assert [s.qemu_answer for s in r.steps[1:7]] == [
+        err(f"Node 'D' is busy: {BUSY}"), err(f"Node 'D' is busy: {BUSY}"), OK,
+        err("Node 'D' is busy: node is used as backing hd of 'E'"),
+        err("Node 'D' is busy: node is used as backing hd of 'E'"),
+        err(f"Node 'C' is busy: {BUSY}")]
