@@ -1,0 +1,217 @@
+"""QEMU 7.2's answers about block-commit jobs, and about adding and deleting
+nodes around a chain, recorded as tests (FACTS.md §12).
+
+Same ground rules as ``test_qemu_facts.py``: every expected answer was
+observed on qemu-storage-daemon 7.2 (Debian 1:7.2+dfsg-7+deb12u18) and is
+asserted exactly (class and desc, events without timestamps, graph, job
+lists, data).  Set-up unless a test says otherwise: the chain
+A <- B <- C <- D <- E of ``test_qemu_facts`` (its LAYOUT, N = 8 chunks),
+A..D read-only, E read-write.  Commit jobs are called ``c`` and run with
+``speed: 1``, so that they copy one chunk at once and one more for each
+kick (``QemuChain.step``), as streams do (FACTS §0).  ``drains`` counts the
+paused/running pairs a command causes on the throttled job.  "FILTER"
+stands for the running job's own filter node (``commit_top`` for a commit
+below the active layer, ``mirror_top`` for an active commit).  Automatic
+node names are normalised to ``#blockN``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from blockcheck.conformance import CHUNK, QemuChain, expected_view
+from tests.conformance.test_qemu_facts import FULL_CHAIN, LAYOUT, N, VIEWS
+from tests.conformance.test_qemu_facts_jobs import err, json_name, st
+
+pytestmark = pytest.mark.qemu
+
+OK = {"return": {}}
+LEN = N * CHUNK
+IN_USE = "block device is in use by block job: commit"
+#: The four permissions QEMU 7.2 knows, as x-debug-query-block-graph lists them.
+ALL = ["consistent-read", "resize", "write", "write-unchanged"]
+#: Read-only flags of the format nodes as the harness adds them.
+RO = {"A": True, "B": True, "C": True, "D": True, "E": False}
+
+#: For commits that must keep running through many commands: C holds every
+#: chunk but 0 and E every even chunk.  Commit E top D <- base B copies the
+#: 47 chunks C holds; the active commit E <- base C copies E's 24 chunks,
+#: each its own region.
+BIG_N = 48
+BIG_LAYOUT = {"A": {c: 0xA0 for c in range(BIG_N)}, "B": {0: 0xB0},
+              "C": {c: 0xC0 for c in range(1, BIG_N)}, "D": {},
+              "E": {c: 0xE0 for c in range(0, BIG_N, 2)}}
+
+
+def busy(node: str) -> dict:
+    return err(f"Node '{node}' is busy: {IN_USE}")
+
+
+def backing_hd(node: str, parent: str) -> dict:
+    return err(f"Node '{node}' is busy: node is used as backing hd of '{parent}'")
+
+
+def commit(base: str | None = None, top: str | None = None, job: str | None = "c",
+           device: str = "E", **kw) -> dict:
+    args: dict = {"device": device}
+    if job is not None:
+        args["job-id"] = job
+    if top is not None:
+        args["top-node"] = top
+    if base is not None:
+        args["base-node"] = base
+    args.update(kw)
+    return args
+
+
+def ended(kind: str, job: str, length: int, offset: int, speed: int, type_: str = "commit"
+          ) -> dict:
+    """BLOCK_JOB_COMPLETED (``kind`` COMPLETED), _CANCELLED or _READY."""
+    return {"event": f"BLOCK_JOB_{kind}", "data": {
+        "device": job, "len": length, "offset": offset, "speed": speed, "type": type_}}
+
+
+def pending_ev(job: str) -> dict:
+    return {"event": "BLOCK_JOB_PENDING", "data": {"type": "commit", "id": job}}
+
+
+def pairs(drains: int, job: str = "c", states: tuple[str, str] = ("paused", "running")
+          ) -> list[dict]:
+    return st(job, *[s for _ in range(drains) for s in states])
+
+
+def read_only(q: QemuChain) -> dict[str, bool]:
+    """``ro`` of every node but the protocol nodes (query-named-block-nodes
+    does not crash QEMU 7.2 for a concluded commit, unlike a stream)."""
+    return {n["node-name"]: n["ro"] for n in q.nodes(force=True)
+            if not n["node-name"].endswith("-file")}
+
+
+def job_edges(q: QemuChain, job: str = "c") -> list[tuple]:
+    """The job's own edges and those of the anonymous BlockBackends (parent
+    ``''``): (parent, child, role, perm, shared), sorted."""
+    return sorted((e["parent"], e["child"], e["name"], e["perm"], e["shared-perm"])
+                  for e in q.block_graph()["edges"] if e["parent"] in (job, ""))
+
+
+def live_views(q: QemuChain, graph: dict, layout: dict) -> dict:
+    """What each layer reads through the live ``graph`` from ``layout``."""
+    def chain(node: str) -> list[str]:
+        out = [node]
+        while graph.get(out[-1]) is not None:
+            out.append(graph[out[-1]])
+        return out
+    return {n: expected_view(chain(n), layout, N) for n in layout}
+
+
+def _chunks(q: QemuChain, job: str = "c") -> tuple[str, float]:
+    j = q.job(job)
+    return j["status"], j["offset"] / CHUNK
+
+
+# ==========================================================================
+# 12.1 commit below the active layer
+
+
+#: (top, base) -> (offset in chunks once started, offsets after each step
+#: (None: run unthrottled; observed for D <- A: 1, then 2, 3, 4, 6, 7, 8;
+#: for C <- B: 2, then 4, 6, 8),
+#: the job's intermediate nodes, the base's chunks afterwards, the graph
+#: after finalize, the base's filename as written into the header of the
+#: top's overlay: "json:" + the chain, or "plain"; the nodes whose views
+#: change).
+NON_ACTIVE = {
+    ("D", "B"): (2, [3, 4, 6, 7, 8], ["D", "C"],
+                 {0: 0xB0, 1: 0xC1, 2: 0xD2, 3: 0xC3, 5: 0xC5, 6: 0xD6, 7: 0xC7},
+                 {"E": "B", "D": "C", "C": "B", "B": "A", "A": None}, "BA", "BC"),
+    ("D", "A"): (None, None, ["D", "C", "B"],
+                 {0: 0xB0, 1: 0xC1, 2: 0xD2, 3: 0xC3, 4: 0xA4, 5: 0xC5, 6: 0xD6, 7: 0xC7},
+                 {"E": "A", "D": "C", "C": "B", "B": "A", "A": None}, "plain", "ABC"),
+    ("C", "B"): (None, None, ["C"],
+                 {0: 0xB0, 1: 0xC1, 3: 0xC3, 5: 0xC5, 7: 0xC7},
+                 {"E": "D", "D": "B", "C": "B", "B": "A", "A": None}, "BA", "B"),
+    ("C", "A"): (1, [2, 4, 6, 8], ["C", "B"],
+                 {0: 0xB0, 1: 0xC1, 2: 0xA2, 3: 0xC3, 4: 0xA4, 5: 0xC5, 6: 0xA6, 7: 0xC7},
+                 {"E": "D", "D": "A", "C": "B", "B": "A", "A": None}, "plain", "AB"),
+}
+
+
+@pytest.mark.parametrize("top, base", list(NON_ACTIVE), ids=[f"{t}-{b}" for t, b in NON_ACTIVE])
+def test_12_non_active_commit_step_by_step(make_chain, top, base):
+    """block-commit device E, top-node below E, auto-finalize and
+    auto-dismiss false, stepped to its end (two of the four run unthrottled).
+
+    The job's filter (driver ``commit_top``, read-only) goes above the top,
+    under the top's overlay.  The job holds E (the device) as ``main node``,
+    the top and every node down to the base (exclusive) as ``intermediate
+    node`` and the base as ``base``; the filter and the top's overlay (when
+    it is not E) are not held.  The base is read-write while the job runs.
+    ``len`` is the image size; ``offset`` counts skipped chunks too (chunks
+    no layer from the top down to the base's overlay holds).  The graph
+    changes at finalize: the top's overlay backs onto the base and the
+    filter is gone at once (no node to dismiss), while the nodes from the
+    top down keep their own links, cut out of E's chain.  The base gets
+    every chunk those nodes hold (the upper layer wins), so the base and
+    the cut-out nodes read differently afterwards; E reads as before."""
+    start, steps, held, base_after, graph_after, name, changed = NON_ACTIVE[(top, base)]
+    q = make_chain(alloc=LAYOUT, clusters=N)
+    overlay = next(n for n, b in FULL_CHAIN.items() if b == top)
+    stepped = steps is not None
+    assert q.execute("block-commit", commit(base, top, speed=int(stepped), **{
+        "auto-finalize": False, "auto-dismiss": False})) == OK
+    during = {**FULL_CHAIN, overlay: "#blockN", "#blockN": top}
+    if stepped:
+        q.settle("c")
+        assert _chunks(q) == ("running", start)
+        assert q.graph() == during
+        assert read_only(q) == {**RO, "#blockN": True, base: False}
+        seen = []
+        for _ in steps:
+            j = q.step("c")
+            seen.append((j["status"], j["offset"] / CHUNK, j["len"]))
+        assert seen == [("running", s, LEN) for s in steps[:-1]] + [("pending", steps[-1], LEN)]
+    else:
+        q.wait_status("c", "pending")
+    assert q.take_events(at_least=5) == [*st("c", "created", "running", "waiting", "pending"),
+                                         pending_ev("c")]
+    # pending: the graph is still the one of the running job
+    assert q.graph() == during
+    assert q.job_nodes("c") == {"main node": ["E"], "intermediate node": held, "base": [base]}
+    assert read_only(q) == {**RO, "#blockN": True, base: False}
+    assert {n["node-name"]: n["drv"] for n in q.nodes()}["#blockN"] == "commit_top"
+    assert job_edges(q) == sorted([
+        ("", base, "root", ["consistent-read", "write"], ["consistent-read", "write-unchanged"]),
+        ("", top, "root", [], ALL),
+        ("c", "E", "main node", [], ALL),
+        ("c", base, "base", [], ALL),
+        *[("c", n, "intermediate node", [], ["write", "write-unchanged"]) for n in held]])
+    speed = 1 + len(steps) if stepped else 0
+    assert q.execute("block-job-finalize", {"id": "c"}) == OK
+    assert q.take_events(at_least=2) == [ended("COMPLETED", "c", LEN, LEN, speed),
+                                         *st("c", "concluded")]
+    assert q.graph() == graph_after
+    # concluded: the job still holds its nodes (the filter is gone already)
+    assert q.job_nodes("c") == {"main node": ["E"], "intermediate node": held, "base": [base]}
+    for node in held:
+        assert q.execute("blockdev-del", {"node-name": node}) == busy(node)
+    assert read_only(q) == RO
+    assert q.execute("block-job-dismiss", {"id": "c"}) == OK
+    assert q.take_events(at_least=1) == st("c", "null")
+    layout = {**LAYOUT, base: base_after}
+    views = q.views()
+    assert views == live_views(q, graph_after, layout)
+    assert views["E"] == VIEWS["E"]
+    assert "".join(n for n in VIEWS if views[n] != VIEWS[n]) == changed
+    # dismissed: the cut-out nodes are free, from the top down; the lowest
+    # one is still the backing of the one above it
+    if len(held) > 1:
+        assert q.execute("blockdev-del", {"node-name": held[-1]}) == backing_hd(
+            held[-1], held[-2])
+    for node in held:
+        assert q.execute("blockdev-del", {"node-name": node}) == OK
+    q.stop()
+    assert q.layer_allocs() == layout
+    headers = {"A": None, "B": "A.qcow2", "C": "B.qcow2", "D": "C.qcow2", "E": "D.qcow2"}
+    assert {n: q.disk_backing(n) for n in "ABCDE" if n != overlay} == {
+        n: h for n, h in headers.items() if n != overlay}
+    assert q.disk_backing(overlay) == (q.image(base) if name == "plain" else json_name(q, name))
