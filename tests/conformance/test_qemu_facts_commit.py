@@ -215,3 +215,71 @@ def test_12_non_active_commit_step_by_step(make_chain, top, base):
     assert {n: q.disk_backing(n) for n in "ABCDE" if n != overlay} == {
         n: h for n, h in headers.items() if n != overlay}
     assert q.disk_backing(overlay) == (q.image(base) if name == "plain" else json_name(q, name))
+
+
+#: What commit E top D <- base B leaves: the graph and B's chunks.
+D_B_GRAPH = {"E": "B", "D": "C", "C": "B", "B": "A", "A": None}
+
+
+@pytest.mark.parametrize("af, ad", [(True, True), (True, False), (False, True)],
+                         ids=["af1-ad1", "af1-ad0", "af0-ad1"])
+def test_12_non_active_commit_auto_finalize_auto_dismiss(make_chain, af, ad):
+    """Commit E top D <- base B, unthrottled.  As for a stream (FACTS
+    §11.1), BLOCK_JOB_PENDING comes only without auto-finalize, and the job
+    holds its nodes until it is dismissed.  Unlike a stream, a concluded
+    commit leaves no filter node behind: the graph in CONCLUDED is already
+    the final one."""
+    q = make_chain(alloc=LAYOUT, clusters=N)
+    assert q.execute("block-commit", commit("B", "D", **{
+        "auto-finalize": af, "auto-dismiss": ad})) == OK
+    start = st("c", "created", "running", "waiting", "pending")
+    done = [ended("COMPLETED", "c", LEN, LEN, 0), *st("c", "concluded")]
+    if af:
+        q.wait_status("c", "concluded" if not ad else "gone")
+        assert q.take_events(at_least=6 + ad) == [*start, *done, *st("c", "null")[:int(ad)]]
+    else:
+        q.wait_status("c", "pending")
+        assert q.take_events(at_least=5) == [*start, pending_ev("c")]
+        assert q.execute("block-job-finalize", {"id": "c"}) == OK
+        assert q.execute("query-jobs") == {"return": []}
+        assert q.take_events(at_least=3) == [*done, *st("c", "null")]
+    assert q.graph() == D_B_GRAPH
+    if not ad:
+        assert q.execute("blockdev-del", {"node-name": "D"}) == busy("D")
+        assert q.execute("block-job-dismiss", {"id": "c"}) == OK
+        assert q.take_events(at_least=1) == st("c", "null")
+    assert q.execute("blockdev-del", {"node-name": "C"}) == backing_hd("C", "D")
+    assert q.execute("blockdev-del", {"node-name": "D"}) == OK
+
+
+def test_12_non_active_commit_cancel(make_chain):
+    """Cancel of the sleeping commit E top D <- base B (auto-dismiss false)
+    after its first chunk.  The filter goes at once, the chain is whole
+    again, the base is read-only again, and no header changes.  The
+    concluded job already holds no node.  But the
+    chunk already copied stays in B: B reads C's chunk 1 where it read A's
+    (C, D and E hold chunk 1 themselves or above B, and read as before)."""
+    q = make_chain(alloc=LAYOUT, clusters=N)
+    assert q.execute("block-commit", commit("B", "D", speed=1, **{"auto-dismiss": False})) == OK
+    q.settle("c")
+    assert q.execute("block-job-cancel", {"device": "c"}) == OK
+    q.wait_status("c", "concluded")
+    assert q.take_events(at_least=5) == [
+        *st("c", "created", "running", "aborting"), ended("CANCELLED", "c", LEN, 2 * CHUNK, 1),
+        *st("c", "concluded")]
+    assert q.job("c")["error"] == "Operation canceled"
+    assert q.graph() == FULL_CHAIN
+    # unlike a finalized commit (and a cancelled stream, FACTS §4), the
+    # cancelled commit holds no node while it waits to be dismissed
+    assert q.job_nodes("c") == {}
+    assert q.execute("blockdev-del", {"node-name": "D"}) == backing_hd("D", "E")
+    assert read_only(q) == RO
+    assert q.execute("block-job-dismiss", {"id": "c"}) == OK
+    layout = {**LAYOUT, "B": {0: 0xB0, 1: 0xC1, 3: 0xB3}}
+    views = q.views()
+    assert views == live_views(q, FULL_CHAIN, layout)
+    assert [n for n, v in views.items() if v != VIEWS[n]] == ["B"]
+    q.stop()
+    assert q.layer_allocs() == layout
+    assert [q.disk_backing(n) for n in "ABCDE"] == [None, "A.qcow2", "B.qcow2", "C.qcow2",
+                                                    "D.qcow2"]
