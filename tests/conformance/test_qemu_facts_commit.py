@@ -283,3 +283,157 @@ def test_12_non_active_commit_cancel(make_chain):
     assert q.layer_allocs() == layout
     assert [q.disk_backing(n) for n in "ABCDE"] == [None, "A.qcow2", "B.qcow2", "C.qcow2",
                                                     "D.qcow2"]
+
+
+# ==========================================================================
+# 12.2 active commit
+
+
+#: base -> (offset in chunks once started, after one step, len in chunks,
+#: intermediate nodes).  len counts the chunks some layer above the base
+#: holds; one kick copies one run of adjacent such chunks.
+ACTIVE = {"C": (1, 3, 3, ["D"]), "A": (4, 7, 7, ["D", "C", "B"])}
+
+
+def _to_ready(q: QemuChain, base: str, **kw) -> int:
+    """Start the active commit ``c`` E <- ``base`` with speed 1 and kick it
+    to READY; returns its len."""
+    start, step, chunks, _ = ACTIVE[base]
+    assert q.execute("block-commit", commit(base, speed=1, **kw)) == OK
+    q.settle("c")
+    assert _chunks(q) == ("running", start)
+    assert q.step("c")["offset"] == step * CHUNK
+    q.ok("block-job-set-speed", {"device": "c", "speed": 3})
+    q.wait_status("c", "ready")
+    return chunks * CHUNK
+
+
+def block_job(status: str, offset: int, length: int, *, speed: int, ready: bool,
+              paused: bool = False, af: bool = True, ad: bool = True) -> dict:
+    """One entry of query-block-jobs for commit job ``c``."""
+    return {"auto-dismiss": ad, "auto-finalize": af, "busy": False, "device": "c",
+            "io-status": "ok", "len": length, "offset": offset, "paused": paused,
+            "ready": ready, "speed": speed, "status": status, "type": "commit"}
+
+
+@pytest.mark.parametrize("base, top", [("C", None), ("C", "E"), ("A", None)],
+                         ids=["C", "C-top-E", "A"])
+def test_12_active_commit_until_ready_and_complete_without_a_parent(make_chain, base, top):
+    """block-commit device E, base-node C or A, no top-node or top-node E:
+    an active commit (a mirror job of type commit).  Its filter (driver
+    ``mirror_top``, read-write) goes above E and is the job's ``main
+    node``; E is ``source``, the base ``target`` and every node between
+    them an ``intermediate node``.  The base is read-write from the start.
+    The job becomes READY once it has copied every chunk a layer above the
+    base holds and is kicked once more.
+
+    E has no parent here, so ``block-job-complete`` has nothing to move
+    onto the base: the job completes, the filter goes, and the graph is
+    the chain as before, E on top and still a root.  The base keeps E's and
+    the intermediates' chunks and stays read-write."""
+    q = make_chain(alloc=LAYOUT, clusters=N)
+    length = _to_ready(q, base, **({"top-node": top} if top else {}))
+    held = ACTIVE[base][3]
+    assert q.take_events() == [*st("c", "created", "running", "ready"),
+                               ended("READY", "c", length, length, 3)]
+    assert q.execute("query-block-jobs") == {"return": [
+        block_job("ready", length, length, speed=3, ready=True)]}
+    assert q.execute("query-jobs") == {"return": [{
+        "current-progress": length, "id": "c", "status": "ready", "total-progress": length,
+        "type": "commit"}]}
+    assert q.graph() == {**FULL_CHAIN, "#blockN": "E"}
+    assert q.job_nodes("c") == {"main node": ["#blockN"], "source": ["E"], "target": [base],
+                                "intermediate node": held}
+    assert read_only(q) == {**RO, "#blockN": False, base: False}
+    assert {n["node-name"]: n["drv"] for n in q.nodes()}["#blockN"] == "mirror_top"
+    wrote = ["consistent-read", "write", "write-unchanged"]
+    assert job_edges(q) == sorted([
+        ("", base, "root", ["write"], wrote),
+        ("c", "#blockN", "main node", ["consistent-read"], wrote),
+        ("c", "E", "source", [], wrote),
+        ("c", base, "target", [], ALL),
+        *[("c", n, "intermediate node", [], ["write", "write-unchanged"]) for n in held]])
+    assert q.execute("block-job-complete", {"device": "c"}) == OK
+    q.wait_status("c", "gone")
+    assert q.take_events(at_least=5) == [*st("c", "waiting", "pending"),
+                                         ended("COMPLETED", "c", length, length, 3),
+                                         *st("c", "concluded", "null")]
+    assert q.graph() == FULL_CHAIN
+    assert read_only(q) == {**RO, base: False}
+    assert q.execute("change-backing-file", {
+        "device": "E", "image-node-name": "nope", "backing-file": "x"}) == err(
+        "Cannot find device='' nor node-name='nope'")
+
+
+#: The base C after the active commit E <- C copied everything.
+C_COMMITTED = {1: 0xC1, 2: 0xD2, 3: 0xC3, 5: 0xC5, 6: 0xD6, 7: 0xE7}
+LEN_C = 3 * CHUNK
+
+#: outcome -> (the verb and its arguments, the events from there on, the
+#: node the export is on afterwards, C's chunks afterwards).
+OUTCOMES = {
+    "block-job-complete": (("block-job-complete", {"device": "c"}), [
+        *st("c", "waiting", "pending"), ended("COMPLETED", "c", LEN_C, LEN_C, 3),
+        *st("c", "concluded", "null")], "C", C_COMMITTED),
+    "job-complete": (("job-complete", {"id": "c"}), [
+        *st("c", "waiting", "pending"), ended("COMPLETED", "c", LEN_C, LEN_C, 3),
+        *st("c", "concluded", "null")], "C", C_COMMITTED),
+    # in READY a cancel without force completes the job without the pivot
+    "block-job-cancel": (("block-job-cancel", {"device": "c"}), [
+        *st("c", "waiting", "pending"), ended("COMPLETED", "c", LEN_C, LEN_C, 3),
+        *st("c", "concluded", "null")], "E", C_COMMITTED),
+    "block-job-cancel-force": (("block-job-cancel", {"device": "c", "force": True}), [
+        *st("c", "aborting"), ended("CANCELLED", "c", LEN_C, LEN_C, 3),
+        *st("c", "concluded", "null")], "E", C_COMMITTED),
+    "job-cancel": (("job-cancel", {"id": "c"}), [
+        *st("c", "aborting"), ended("CANCELLED", "c", LEN_C, LEN_C, 3),
+        *st("c", "concluded", "null")], "E", C_COMMITTED),
+    # before READY: the first chunk (2, D's) is already in C
+    "cancel-before-ready": (("block-job-cancel", {"device": "c"}), [
+        *st("c", "aborting"), ended("CANCELLED", "c", LEN_C, CHUNK, 1),
+        *st("c", "concluded", "null")], "E", {**LAYOUT["C"], 2: 0xD2}),
+}
+
+
+@pytest.mark.parametrize("outcome", list(OUTCOMES))
+def test_12_active_commit_outcomes_with_an_exported_top(make_chain, outcome):
+    """Active commit E <- base C, with E exported over NBD (the export's
+    BlockBackend is E's parent; the job moves it onto its filter while it
+    runs).  ``block-job-complete`` and ``job-complete`` in READY move the
+    export onto C; ``block-job-cancel`` in READY completes the job too
+    (COMPLETED) but leaves the export on E, as a mirror does; with force,
+    and ``job-cancel`` (which forces), the job is CANCELLED.  In every
+    outcome the graph is the chain as before (E->D->C: E and D are not
+    dropped, and the header of no node changes), and C holds what the job
+    copied and stays read-write: QEMU 7.2 does not reopen the base of an
+    active commit read-only, not even after a cancel.  C and D read the
+    copied chunks (E's chunk 7 in both)."""
+    q = make_chain(alloc=LAYOUT, clusters=N, export_top=True)
+    (verb, args), events, exported, c_after = OUTCOMES[outcome]
+    if outcome == "cancel-before-ready":
+        assert q.execute("block-commit", commit("C", speed=1)) == OK
+        q.settle("c")
+    else:
+        _to_ready(q, "C")
+    assert q.ok("query-block-exports") == [
+        {"node-name": "#blockN", "shutting-down": False, "type": "nbd", "id": "top"}]
+    q.take_events()
+    assert q.execute(verb, args) == OK
+    q.wait_status("c", "gone")
+    assert q.take_events(at_least=len(events)) == events
+    assert q.ok("query-block-exports")[0]["node-name"] == exported
+    assert q.graph() == FULL_CHAIN
+    assert read_only(q) == {**RO, "C": False}
+    layout = {**LAYOUT, "C": c_after}
+    if outcome not in ("block-job-complete", "cancel-before-ready"):
+        # the data were all copied before the verb: one view stands for them
+        assert q.view("D") == live_views(q, FULL_CHAIN, layout)["D"]
+        return
+    views = q.views()
+    assert views == live_views(q, FULL_CHAIN, layout)
+    assert [n for n in views if views[n] != VIEWS[n]] == (
+        ["C"] if outcome == "cancel-before-ready" else ["C", "D"])
+    q.stop()
+    assert q.layer_allocs() == layout
+    assert [q.disk_backing(n) for n in "ABCDE"] == [None, "A.qcow2", "B.qcow2", "C.qcow2",
+                                                    "D.qcow2"]
