@@ -437,3 +437,78 @@ def test_12_active_commit_outcomes_with_an_exported_top(make_chain, outcome):
     assert q.layer_allocs() == layout
     assert [q.disk_backing(n) for n in "ABCDE"] == [None, "A.qcow2", "B.qcow2", "C.qcow2",
                                                     "D.qcow2"]
+
+
+def verb_error(verb: str, status: str) -> dict:
+    return err(f"Job 'c' in state '{status}' cannot accept command verb '{verb}'")
+
+
+def test_12_active_commit_verbs_in_ready_and_the_pivot_at_finalize(make_chain):
+    """Active commit E <- base C, auto-finalize and auto-dismiss false, E
+    exported.  Before READY, complete is refused by the verb table.  A
+    pause in READY is STANDBY (``paused: true``, ``ready`` stays true) and
+    a resume is READY again.  A complete in STANDBY is accepted and waits
+    for the resume.  The pivot happens at finalize: in PENDING the export
+    is still on the filter.  Afterwards C carries the export but is no
+    root (D and E still sit above it) until E and D are deleted."""
+    q = make_chain(alloc=LAYOUT, clusters=N, export_top=True)
+    assert q.execute("block-commit", commit("C", speed=1, **{
+        "auto-finalize": False, "auto-dismiss": False})) == OK
+    q.settle("c")
+    for verb, args in (("block-job-complete", {"device": "c"}), ("job-complete", {"id": "c"})):
+        assert (verb, q.execute(verb, args)) == (verb, verb_error("complete", "running"))
+    q.step("c")
+    q.ok("block-job-set-speed", {"device": "c", "speed": 3})
+    q.wait_status("c", "ready")
+    q.take_events()
+    kw = {"af": False, "ad": False, "ready": True}
+    # (verb, arguments, answer, events, status and speed afterwards)
+    rows = [
+        ("block-job-pause", {"device": "c"}, OK, st("c", "standby"), "standby", 3),
+        ("block-job-pause", {"device": "c"}, err("Job is already paused"), [], "standby", 3),
+        ("block-job-cancel", {"device": "c"},
+         err("The block job for device 'c' is currently paused"), [], "standby", 3),
+        ("block-job-resume", {"device": "c"}, OK, st("c", "ready"), "ready", 3),
+        ("block-job-resume", {"device": "c"}, err("Can't resume a job that was not paused"),
+         [], "ready", 3),
+        ("block-job-finalize", {"id": "c"}, verb_error("finalize", "ready"), [], "ready", 3),
+        ("block-job-dismiss", {"id": "c"}, verb_error("dismiss", "ready"), [], "ready", 3),
+        ("job-finalize", {"id": "c"}, verb_error("finalize", "ready"), [], "ready", 3),
+        ("job-dismiss", {"id": "c"}, verb_error("dismiss", "ready"), [], "ready", 3),
+        ("block-job-set-speed", {"device": "c", "speed": 10}, OK, [], "ready", 10),
+        ("block-job-set-speed", {"device": "c", "speed": -1},
+         err("Parameter 'speed' expects a non-negative value"), [], "ready", 10),
+        ("job-pause", {"id": "c"}, OK, st("c", "standby"), "standby", 10),
+        ("job-complete", {"id": "c"}, OK, [], "standby", 10),
+    ]
+    for verb, args, answer, events, status, speed in rows:
+        assert (verb, q.execute(verb, args)) == (verb, answer)
+        q.pump(0.05)
+        assert (verb, q.take_events(at_least=len(events))) == (verb, events)
+        assert (verb, q.execute("query-block-jobs")) == (verb, {"return": [block_job(
+            status, LEN_C, LEN_C, speed=speed, paused=status == "standby", **kw)]})
+    assert q.execute("job-resume", {"id": "c"}) == OK
+    q.wait_status("c", "pending")
+    assert q.take_events(at_least=4) == [*st("c", "ready", "waiting", "pending"),
+                                         pending_ev("c")]
+    assert q.graph() == {**FULL_CHAIN, "#blockN": "E"}
+    assert q.ok("query-block-exports")[0]["node-name"] == "#blockN"
+    assert q.execute("block-job-finalize", {"id": "c"}) == OK
+    assert q.take_events(at_least=2) == [ended("COMPLETED", "c", LEN_C, LEN_C, 10),
+                                         *st("c", "concluded")]
+    assert q.ok("query-block-exports")[0]["node-name"] == "C"
+    assert q.graph() == FULL_CHAIN
+    # the concluded mirror job has let go of every node already
+    assert q.job_nodes("c") == {}
+    assert q.execute("block-job-dismiss", {"id": "c"}) == OK
+    assert q.take_events(at_least=1) == st("c", "null")
+    no_root = err("Need a root block node")
+    assert q.execute("block-commit", commit("A", device="C")) == no_root
+    assert q.execute("blockdev-del", {"node-name": "D"}) == backing_hd("D", "E")
+    assert q.execute("blockdev-del", {"node-name": "E"}) == OK
+    assert q.execute("block-commit", commit("A", device="C")) == no_root
+    assert q.execute("blockdev-del", {"node-name": "D"}) == OK
+    assert q.graph() == {"C": "B", "B": "A", "A": None}
+    assert q.execute("change-backing-file", {
+        "device": "C", "image-node-name": "nope", "backing-file": "x"}) == err(
+        "Cannot find device='' nor node-name='nope'")
