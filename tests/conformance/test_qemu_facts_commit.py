@@ -512,3 +512,185 @@ def test_12_active_commit_verbs_in_ready_and_the_pivot_at_finalize(make_chain):
     assert q.execute("change-backing-file", {
         "device": "C", "image-node-name": "nope", "backing-file": "x"}) == err(
         "Cannot find device='' nor node-name='nope'")
+
+
+# ==========================================================================
+# 12.3 what a running commit refuses
+
+
+def _subst(obj, names: dict[str, str]):
+    if isinstance(obj, str):
+        for key, value in names.items():
+            obj = obj.replace(key, value)
+        return obj
+    if isinstance(obj, dict):
+        return {k: _subst(v, names) for k, v in obj.items()}
+    return obj
+
+
+def _running(make_chain, args: dict) -> tuple[QemuChain, dict[str, str]]:
+    """The throttled commit ``c`` on BIG_LAYOUT, asleep after its first
+    chunk, with an empty image T beside the chain; FILTER -> its filter."""
+    q = make_chain(alloc=BIG_LAYOUT, clusters=BIG_N)
+    assert q.add_image("T") == OK
+    assert q.execute("block-commit", {**args, "speed": 1}) == OK
+    q.settle("c")
+    q.take_events()
+    main = q.job_nodes("c", raw=True)["main node"][0]
+    filt = main if main.startswith("#") else next(
+        n for n in q.graph(raw=True) if n.startswith("#"))
+    return q, {"FILTER": filt, "TMP": q.tmpdir}
+
+
+def _refused_while_running(q: QemuChain, rows, names: dict[str, str]) -> None:
+    """Each (command, arguments, answer, drains) in turn: ``c`` shows
+    exactly ``drains`` paused/running pairs, is that many chunks further
+    and still running, and no other job event comes."""
+    start = q.settle("c")["offset"]
+    graph = q.graph()
+    for cmd, args, answer, drains in rows:
+        got = q.execute(cmd, _subst(args, names))
+        q.pump(0.05)  # room for an unexpected extra event to show up
+        events = q.take_events(at_least=2 * drains)
+        j = q.settle("c") if events else q.job("c")
+        assert (cmd, args, got, events, j["status"], j["offset"] - start) == (
+            cmd, args, answer, pairs(drains), "running", drains * CHUNK)
+        start = j["offset"]
+    assert q.graph() == graph
+
+
+def _no_copy_stream(q: QemuChain, args: dict, drains: int) -> None:
+    """An accepted block-stream ``s`` with nothing to copy while ``c``
+    runs: ``s`` lives its whole life at once; ``c`` shows ``drains`` pairs
+    (the order between the two jobs' events is left open)."""
+    start = q.settle("c")["offset"]
+    assert (args, q.execute("block-stream", args)) == (args, OK)
+    q.wait_status("s", "gone")
+    q.pump(0.1)
+    events = q.take_events(at_least=2 * drains + 7)
+    j = q.settle("c")
+    assert (args, [e for e in events if e["data"].get("id", e["data"].get("device")) == "s"]) == (
+        args, [*st("s", "created", "running", "waiting", "pending"),
+               ended("COMPLETED", "s", 0, 0, 0, "stream"), *st("s", "concluded", "null")])
+    assert (args, [e for e in events if e["data"].get("id") == "c"], j["status"],
+            j["offset"] - start) == (args, pairs(drains), "running", drains * CHUNK)
+
+
+def _snapshot_sync(node: str) -> dict:
+    return {"node-name": node, "snapshot-file": "TMP/S.qcow2", "snapshot-node-name": "S",
+            "format": "qcow2"}
+
+
+NO_ROOT = err("Need a root block node")
+RESIZE = err("Device '(null)' is in use")
+SIZE = 2 * BIG_N * CHUNK
+
+#: Commit E top D <- base B running: E is its main node, D and C its
+#: intermediate nodes, B its base; FILTER (commit_top, between E and D) and
+#: A are not held.
+NON_ACTIVE_REFUSED = [
+    *[("block-stream", {"device": "E", "job-id": "s", **({"base-node": b} if b else {})},
+       busy("E"), 0) for b in (None, "A", "B", "C", "D")],
+    *[("block-stream", {"device": "D", "job-id": "s", **({"base-node": b} if b else {})},
+       busy("D"), 0) for b in (None, "A", "B", "C")],
+    *[("block-stream", {"device": "C", "job-id": "s", **({"base-node": b} if b else {})},
+       busy("C"), 0) for b in (None, "A", "B")],
+    *[("block-stream", {"device": "B", "job-id": "s", **({"base-node": b} if b else {})},
+       busy("B"), 0) for b in (None, "A")],
+    # the filter is free for the walk, the node below it is not
+    *[("block-stream", {"device": "FILTER", "job-id": "s", **({"base-node": b} if b else {})},
+       busy("D"), 0) for b in (None, "A", "B", "C")],
+    ("block-stream", {"device": "FILTER", "job-id": "s", "base-node": "D"},
+     err("'D' is not in the backing chain of '#blockN'"), 0),
+    ("block-stream", {"device": "FILTER", "job-id": "s", "base-node": "E"},
+     err("Node 'E' is not a backing image of '#blockN'"), 0),
+    # E is held, so it is no root: every second commit ends there
+    *[("block-commit", commit(b, t, job="c2"), NO_ROOT, 0) for t, b in (
+        (None, "D"), (None, "C"), (None, "A"), ("E", "C"), ("D", "C"), ("D", "B"),
+        ("C", "B"), ("C", "A"), ("B", "A"), ("FILTER", "C"))],
+    ("block-commit", commit("C", device="FILTER", job="c2"), NO_ROOT, 0),
+    ("block-commit", commit("B", device="D", job="c2"), NO_ROOT, 0),
+    ("blockdev-del", {"node-name": "E"}, busy("E"), 0),
+    ("blockdev-del", {"node-name": "D"}, err("Node D is in use"), 0),
+    ("blockdev-del", {"node-name": "C"}, busy("C"), 0),
+    ("blockdev-del", {"node-name": "B"}, err("Node B is in use"), 0),
+    ("blockdev-del", {"node-name": "A"}, backing_hd("A", "B"), 0),
+    ("blockdev-del", {"node-name": "FILTER"}, backing_hd("#blockN", "E"), 0),
+    *[("block_resize", {"node-name": n, "size": SIZE}, RESIZE, 0) for n in "EDCBA"],
+    ("block_resize", {"node-name": "FILTER", "size": SIZE}, RESIZE, 0),
+    *[("blockdev-snapshot-sync", _snapshot_sync(n), busy(n), 2) for n in "EDCB"],
+    ("blockdev-snapshot-sync", _snapshot_sync("A"), backing_hd("A", "B"), 2),
+    ("blockdev-snapshot-sync", _snapshot_sync("FILTER"), backing_hd("#blockN", "E"), 2),
+    ("blockdev-snapshot", {"node": "E", "overlay": "T"}, busy("E"), 2),
+    ("blockdev-snapshot", {"node": "D", "overlay": "T"}, busy("D"), 2),
+    ("blockdev-snapshot", {"node": "FILTER", "overlay": "T"}, backing_hd("#blockN", "E"), 2),
+    *[("change-backing-file", {"device": "E", "image-node-name": n, "backing-file": "x"},
+       NO_ROOT, 0) for n in ("E", "D", "C", "B", "A", "FILTER", "nope")],
+    *[("change-backing-file", {"device": n, "image-node-name": "C", "backing-file": "x"},
+       NO_ROOT, 0) for n in ("D", "FILTER")],
+    ("blockdev-mirror", {"device": "E", "target": "T", "sync": "full", "job-id": "m"},
+     NO_ROOT, 0),
+]
+
+
+def test_12_refused_while_a_non_active_commit_runs(make_chain):
+    q, names = _running(make_chain, commit("B", "D"))
+    assert q.graph() == {**FULL_CHAIN, "E": "#blockN", "#blockN": "D", "T": None}
+    _refused_while_running(q, NON_ACTIVE_REFUSED, names)
+    # A is the only node the walk lets through: the read-only A is reopened
+    # read-write and back (2 drains before the stream is created, 5 more
+    # until it is gone; the same in 5 of 5 runs while recording)
+    _no_copy_stream(q, {"device": "A", "job-id": "s"}, 7)
+
+
+#: Active commit E <- base C running: FILTER (mirror_top, above E) is its
+#: main node, E the source, D an intermediate node, C the target; B and A
+#: are not held.
+ACTIVE_REFUSED = [
+    *[("block-stream", {"device": "E", "job-id": "s", **({"base-node": b} if b else {})},
+       busy("E"), 0) for b in (None, "A", "B", "C", "D")],
+    *[("block-stream", {"device": "D", "job-id": "s", **({"base-node": b} if b else {})},
+       busy("D"), 0) for b in (None, "A", "B", "C")],
+    *[("block-stream", {"device": "C", "job-id": "s", **({"base-node": b} if b else {})},
+       busy("C"), 0) for b in (None, "A", "B")],
+    *[("block-stream", {"device": "FILTER", "job-id": "s", **({"base-node": b} if b else {})},
+       busy("#blockN"), 0) for b in (None, "A", "B", "C", "D", "E")],
+    *[("block-commit", commit(b, t, job="c2"), NO_ROOT, 0) for t, b in (
+        (None, "D"), (None, "A"), ("E", "C"), ("D", "C"), ("C", "B"), ("B", "A"))],
+    ("block-commit", commit("C", device="FILTER", job="c2"), NO_ROOT, 0),
+    ("blockdev-del", {"node-name": "E"}, busy("E"), 0),
+    ("blockdev-del", {"node-name": "D"}, busy("D"), 0),
+    ("blockdev-del", {"node-name": "C"}, err("Node C is in use"), 0),
+    ("blockdev-del", {"node-name": "B"}, backing_hd("B", "C"), 0),
+    ("blockdev-del", {"node-name": "A"}, backing_hd("A", "B"), 0),
+    ("blockdev-del", {"node-name": "FILTER"}, busy("#blockN"), 0),
+    *[("block_resize", {"node-name": n, "size": SIZE}, RESIZE, 0) for n in "EDCBA"],
+    ("block_resize", {"node-name": "FILTER", "size": SIZE}, RESIZE, 0),
+    *[("blockdev-snapshot-sync", _snapshot_sync(n), busy(n), 2) for n in "EDC"],
+    ("blockdev-snapshot-sync", _snapshot_sync("B"), backing_hd("B", "C"), 2),
+    ("blockdev-snapshot-sync", _snapshot_sync("A"), backing_hd("A", "B"), 2),
+    ("blockdev-snapshot-sync", _snapshot_sync("FILTER"), busy("#blockN"), 2),
+    ("blockdev-snapshot", {"node": "E", "overlay": "T"}, busy("E"), 2),
+    ("blockdev-snapshot", {"node": "FILTER", "overlay": "T"}, busy("#blockN"), 2),
+    *[("change-backing-file", {"device": n, "image-node-name": "D", "backing-file": "x"},
+       NO_ROOT, 0) for n in ("E", "FILTER")],
+    ("blockdev-mirror", {"device": "E", "target": "T", "sync": "full", "job-id": "m"},
+     NO_ROOT, 0),
+]
+
+
+def test_12_refused_while_an_active_commit_runs(make_chain):
+    q, names = _running(make_chain, commit("C"))
+    assert q.graph() == {**FULL_CHAIN, "#blockN": "E", "T": None}
+    _refused_while_running(q, ACTIVE_REFUSED, names)
+    # below the target the walk lets streams through (7 drains, as above;
+    # 3 of 3 runs while the commit still ran)
+    _no_copy_stream(q, {"device": "B", "job-id": "s", "base-node": "A"}, 7)
+    # B streams all of A: it no longer backs onto A, and A can go
+    assert q.execute("block-stream", {"device": "B", "job-id": "s"}) == OK
+    q.wait_status("s", "gone")
+    assert q.execute("blockdev-del", {"node-name": "A"}) == OK
+    assert q.graph() == {"#blockN": "E", "E": "D", "D": "C", "C": "B", "B": None, "T": None}
+    # c has copied (nearly) all of E by now: the stream's drains leave it
+    # running or READY, depending on how many there were
+    assert q.job("c")["status"] in ("running", "ready")
