@@ -51,15 +51,16 @@ def backing_hd(node: str, parent: str) -> dict:
     return err(f"Node '{node}' is busy: node is used as backing hd of '{parent}'")
 
 
-def commit(base: str | None = None, top: str | None = None, job: str | None = "c",
-           device: str = "E", **kw) -> dict:
+def commit(base_node: str | None = None, top_node: str | None = None,
+           job: str | None = "c", device: str = "E", **kw) -> dict:
+    """block-commit's arguments; ``kw`` adds any others (``top``, ``base``...)."""
     args: dict = {"device": device}
     if job is not None:
         args["job-id"] = job
-    if top is not None:
-        args["top-node"] = top
-    if base is not None:
-        args["base-node"] = base
+    if top_node is not None:
+        args["top-node"] = top_node
+    if base_node is not None:
+        args["base-node"] = base_node
     args.update(kw)
     return args
 
@@ -694,3 +695,130 @@ def test_12_refused_while_an_active_commit_runs(make_chain):
     # c has copied (nearly) all of E by now: the stream's drains leave it
     # running or READY, depending on how many there were
     assert q.job("c")["status"] in ("running", "ready")
+
+
+# ==========================================================================
+# 12.4 start errors
+
+
+def _created_and_dropped(job: str = "c") -> list[dict]:
+    return st(job, "created", "null")
+
+
+NOT_FOUND = err("Cannot find device='' nor node-name='nope'")
+ITSELF = err("cannot commit an image into itself")
+SPEED = err("Parameter 'speed' expects a non-negative value")
+ACTIVE_BACKING = err("'backing-file' specified, but 'top' is the active layer")
+
+
+def not_in_chain(node: str) -> dict:
+    return err(f"'{node}' is not in this backing file chain")
+
+
+#: (arguments, answer, job events).  X is a root whose backing is F, a
+#: blkdebug filter over D (so X -> F -> D -> C -> B -> A).
+START_ERRORS = [
+    (commit("B", "D", device="nope"), err("Device 'nope' not found", "DeviceNotFound"), []),
+    (commit("B", "D", device=""), err("Device '' not found", "DeviceNotFound"), []),
+    (commit("B", "C", device="D"), NO_ROOT, []),
+    (commit("B", "C", device="D-file"), NO_ROOT, []),
+    (commit("nope", "nope", device="nope"), err("Device 'nope' not found", "DeviceNotFound"), []),
+    (commit("B", "nope"), NOT_FOUND, []),
+    (commit("B", "X"), not_in_chain("X"), []),
+    (commit("B", "F"), not_in_chain("F"), []),
+    (commit("B", "E-file"), not_in_chain("E-file"), []),
+    (commit("nope", "nope", **{"top": "x", "base": "y"}), err("'top-node' and 'top' are mutually exclusive"),
+     []),
+    (commit("B", **{"top": "D.qcow2"}), err("Top image file D.qcow2 not found"), []),
+    (commit("B", **{"top": "nope"}), err("Top image file nope not found"), []),
+    (commit("nope", "D"), NOT_FOUND, []),
+    (commit("E", "D"), not_in_chain("E"), []),
+    (commit("D", "C"), not_in_chain("D"), []),
+    (commit("B-file", "D"), not_in_chain("B-file"), []),
+    (commit("B", "D", **{"base": "B.qcow2"}), err("'base-node' and 'base' are mutually exclusive"), []),
+    (commit(None, "D", **{"base": "B.qcow2"}), err("Can't find 'B.qcow2' in the backing chain"), []),
+    (commit(None, "D", **{"base": "nope"}), err("Can't find 'nope' in the backing chain"), []),
+    (commit("nope", "nope", **{"base": "y"}), NOT_FOUND, []),
+    (commit("D", "D"), ITSELF, []),
+    (commit("E", "E"), ITSELF, []),
+    (commit("E"), ITSELF, []),
+    # with no base the base is the chain's end: A into itself
+    (commit(None, "A"), ITSELF, []),
+    (commit("A", "A"), ITSELF, []),
+    (commit("D", "C", **{"backing-file": "x"}), not_in_chain("D"), []),
+    (commit("E", "E", **{"backing-file": "x"}), ITSELF, []),
+    (commit("C", **{"backing-file": "C.qcow2"}), ACTIVE_BACKING, []),
+    (commit("C", "E", **{"backing-file": "C.qcow2"}), ACTIVE_BACKING, []),
+    (commit("B", speed=-1, job="", **{"backing-file": "x"}), ACTIVE_BACKING, []),
+    (commit("B", "D", job=""), err("Invalid job ID ''"), []),
+    (commit("B", "D", job=None), err("Invalid job ID ''"), []),
+    (commit("B", "D", job="#x"), err("Invalid job ID '#x'"), []),
+    (commit("B", job=None), err("Invalid job ID ''"), []),
+    (commit("B", job="#x"), err("Invalid job ID '#x'"), []),
+    (commit("B", "D", job="", speed=-1), err("Invalid job ID ''"), []),
+    (commit("B", job="", speed=-1), err("Invalid job ID ''"), []),
+    (commit("B", "D", speed=-1), SPEED, _created_and_dropped()),
+    (commit("B", speed=-1), SPEED, _created_and_dropped()),
+    # below the active layer the filter is made after the job (created,
+    # null); an active commit makes it before the job (no event), so the
+    # name comes before the job id and the speed there
+    (commit("B", "D", **{"filter-node-name": "C"}), err("Duplicate nodes with node-name='C'"),
+     _created_and_dropped()),
+    (commit("B", "D", speed=-1, **{"filter-node-name": "C"}), SPEED, _created_and_dropped()),
+    (commit("B", "D", **{"filter-node-name": "#x"}), err("Invalid node-name: '#x'"),
+     _created_and_dropped()),
+    (commit("B", "D", **{"filter-node-name": "x" * 32}), err("Node name too long"),
+     _created_and_dropped()),
+    (commit("B", **{"filter-node-name": "C"}), err("Duplicate nodes with node-name='C'"), []),
+    (commit("B", speed=-1, **{"filter-node-name": "C"}),
+     err("Duplicate nodes with node-name='C'"), []),
+    (commit("B", job="", **{"filter-node-name": "C"}),
+     err("Duplicate nodes with node-name='C'"), []),
+    (commit("B", **{"filter-node-name": "#x"}), err("Invalid node-name: '#x'"), []),
+    # filters in the chain (the blkdebug F between X and D)
+    (commit("D", "F", device="X"), err("Invalid files for merge: top and base are the same"), []),
+    (commit("F", "D", device="X"), not_in_chain("F"), []),
+    (commit("F", "X", device="X"), err("Block node is read-only"), _created_and_dropped()),
+    (commit("F", device="X"), err("Block node is read-only"), _created_and_dropped()),
+]
+
+
+def test_12_commit_start_errors_in_order(make_chain):
+    """Every refused block-commit on one chain with no job: the answer and
+    the job events.  Pairs of faults show the order of the checks: the
+    device (DeviceNotFound, then the root check), top-node/top, base-node/
+    base, the op-blocker walk, "into itself", backing-file for an active
+    commit; then below the active layer the job (id, speed) and then its
+    filter, for an active commit the filter and then the job.  Nothing is
+    left behind: no job, the graph and every read-only flag as before (an
+    active commit reopens its base read-write before its filter and job,
+    and read-only again when they fail).  Finally a job called ``c`` (a
+    mirror of T, elsewhere) makes the id a duplicate."""
+    q = make_chain(alloc=LAYOUT, clusters=N)
+    assert q.execute("blockdev-add", {"driver": "blkdebug", "node-name": "F", "image": "D"}) == OK
+    assert q.add_image("X", backing="F") == OK
+    graph, ro = q.graph(), read_only(q)
+    # the harness's graph does not follow blkdebug's "image" child
+    assert graph == {**FULL_CHAIN, "X": "F", "F": None}
+    for args, answer, events in START_ERRORS:
+        got = q.execute("block-commit", args)
+        q.pump(0.02)
+        assert (args, got, q.take_events(at_least=len(events))) == (args, answer, events)
+    assert q.jobs() == [] and q.graph() == graph and read_only(q) == ro
+    assert q.add_image("T") == OK
+    assert q.add_image("T2") == OK
+    assert q.execute("blockdev-mirror", {"device": "T", "target": "T2", "sync": "full",
+                                         "job-id": "c"}) == OK
+    q.wait_status("c", "ready")
+    q.take_events()
+    for args, answer in [
+            (commit("B", "D"), err("Job ID 'c' already in use")),
+            (commit("B"), err("Job ID 'c' already in use")),
+            (commit("B", **{"filter-node-name": "C"}), err("Duplicate nodes with node-name='C'")),
+            (commit("B", "D", **{"filter-node-name": "C"}), err("Job ID 'c' already in use"))]:
+        assert (args, q.execute("block-commit", args)) == (args, answer)
+    q.pump(0.05)
+    assert q.take_events() == []
+    # (the mirror's own filter is the read-write #blockN)
+    assert [j["id"] for j in q.jobs()] == ["c"] and read_only(q) == {
+        **ro, "T": False, "T2": False, "#blockN": False}
