@@ -822,3 +822,66 @@ def test_12_commit_start_errors_in_order(make_chain):
     # (the mirror's own filter is the read-write #blockN)
     assert [j["id"] for j in q.jobs()] == ["c"] and read_only(q) == {
         **ro, "T": False, "T2": False, "#blockN": False}
+
+
+# ==========================================================================
+# 12.5 blockdev-del of a node no one uses
+
+
+def test_12_blockdev_del_of_the_node_a_stream_cut_out(make_chain):
+    """After stream D <- base B (QEMU's defaults: finalized and dismissed),
+    C has no parent: ``blockdev-del C`` removes C and its protocol node
+    C-file (which came with C's blockdev-add).  Every later command naming
+    them is a lookup failure, and the name C is free again."""
+    q = make_chain(alloc=LAYOUT, clusters=N)
+    assert q.execute("block-stream", {"device": "D", "base-node": "B", "job-id": "s"}) == OK
+    q.wait_status("s", "gone")
+    assert q.execute("blockdev-del", {"node-name": "C"}) == OK
+    assert q.graph(with_protocol=True) == {
+        "E": "D", "E:file": "E-file", "D": "B", "D:file": "D-file", "B": "A",
+        "B:file": "B-file", "A": None, "A:file": "A-file"}
+    gone = err("Cannot find device='' nor node-name='C'")
+    for cmd, args, answer in [
+            ("block-stream", {"device": "C", "job-id": "s2"},
+             err("Cannot find device='C' nor node-name='C'")),
+            ("blockdev-del", {"node-name": "C"}, err("Failed to find node with node-name='C'")),
+            ("blockdev-del", {"node-name": "C-file"},
+             err("Failed to find node with node-name='C-file'")),
+            ("block-commit", commit(device="C"), err("Device 'C' not found", "DeviceNotFound")),
+            ("block-commit", commit(None, "C"), gone),
+            ("block-commit", commit("C"), gone),
+            ("change-backing-file", {"device": "E", "image-node-name": "C", "backing-file": "x"},
+             gone),
+            ("block_resize", {"node-name": "C", "size": LEN}, gone),
+            ("blockdev-snapshot-sync", {"node-name": "C", "snapshot-file": "S.qcow2",
+                                        "format": "qcow2"}, gone)]:
+        assert (cmd, args, q.execute(cmd, args)) == (cmd, args, answer)
+    assert q.add_image("C", backing="B") == OK
+    assert q.graph() == {"E": "D", "D": "B", "C": "B", "B": "A", "A": None}
+    assert q.jobs() == []
+
+
+def test_12_blockdev_del_of_the_active_layer(make_chain):
+    """With no job, ``blockdev-del E`` is accepted (E has no parent).  D is
+    then the chain's root: the root check of change-backing-file passes,
+    and block-commit device D is an active commit (of the read-only D)."""
+    q = make_chain(alloc=LAYOUT, clusters=N)
+    probe = {"device": "D", "image-node-name": "nope", "backing-file": "x"}
+    assert q.execute("change-backing-file", probe) == NO_ROOT
+    assert q.execute("blockdev-del", {"node-name": "D"}) == backing_hd("D", "E")
+    assert q.execute("blockdev-del", {"node-name": "E"}) == OK
+    assert q.graph(with_protocol=True) == {
+        "D": "C", "D:file": "D-file", "C": "B", "C:file": "C-file", "B": "A",
+        "B:file": "B-file", "A": None, "A:file": "A-file"}
+    assert q.jobs() == [] and q.take_events() == []
+    assert q.execute("change-backing-file", probe) == NOT_FOUND
+    assert q.execute("blockdev-del", {"node-name": "E"}) == err(
+        "Failed to find node with node-name='E'")
+    assert q.execute("block-stream", {"device": "E", "job-id": "s"}) == err(
+        "Cannot find device='E' nor node-name='E'")
+    assert q.execute("block-commit", commit("B", device="D", speed=1)) == OK
+    q.settle("c")
+    assert q.job_nodes("c") == {"main node": ["#blockN"], "source": ["D"], "target": ["B"],
+                                "intermediate node": ["C"]}
+    assert q.graph() == {"#blockN": "D", "D": "C", "C": "B", "B": "A", "A": None}
+    assert read_only(q) == {"#blockN": False, "D": True, "C": True, "B": False, "A": True}
