@@ -885,3 +885,102 @@ def test_12_blockdev_del_of_the_active_layer(make_chain):
                                 "intermediate node": ["C"]}
     assert q.graph() == {"#blockN": "D", "D": "C", "C": "B", "B": "A", "A": None}
     assert read_only(q) == {"#blockN": False, "D": True, "C": True, "B": False, "A": True}
+
+
+# ==========================================================================
+# 12.6 an overlay above the active layer
+
+
+#: job -> (its arguments, the graph while it runs (F added), the graph at
+#: the end, E's header at the end: None = unchanged "D.qcow2", else the
+#: json chain).
+OVERLAY_JOBS = {
+    "none": (None, FULL_CHAIN, FULL_CHAIN, None),
+    "stream": (("block-stream", {"device": "D", "base-node": "B", "job-id": "c"}),
+               {**FULL_CHAIN, "E": "#blockN", "#blockN": "D"},
+               {"E": "D", "D": "B", "C": "B", "B": "A", "A": None}, None),
+    "commit": (("block-commit", commit("B", "D")),
+               {**FULL_CHAIN, "E": "#blockN", "#blockN": "D"}, D_B_GRAPH, "BA"),
+    "active-commit": (("block-commit", commit("C")), {**FULL_CHAIN, "#blockN": "E"},
+                      FULL_CHAIN, None),
+}
+
+
+@pytest.mark.parametrize("job", list(OVERLAY_JOBS))
+def test_12_blockdev_add_of_an_overlay_above_the_active_layer(make_chain, job):
+    """blockdev-add of F with ``backing: E`` (F's file has no backing
+    string) is accepted with no job and while a stream of D, a commit of D
+    or an active commit of E runs, and drains none of them.  E then has a
+    parent that is no BlockBackend: it is no root any more.  The jobs end
+    as without F: F reads E's data throughout.  At the completion of the
+    active commit F is moved from E onto C (the pivot moves E's parents),
+    while E stays on D.  F's header is never written: reopened from its
+    file, F would have no backing."""
+    start, during, after, e_header = OVERLAY_JOBS[job]
+    q = make_chain(alloc=LAYOUT, clusters=N)
+    if start:
+        assert q.execute(start[0], {**start[1], "speed": 1}) == OK
+        q.settle("c")
+        q.take_events()
+    assert q.add_image("F", backing="E") == OK
+    q.pump(0.05)
+    assert q.take_events() == []
+    assert q.graph() == {**during, "F": "E"}
+    assert q.execute("block-commit", commit("C", job="c2")) == NO_ROOT
+    if start:
+        q.ok("block-job-set-speed", {"device": "c", "speed": 0})
+        if job == "active-commit":
+            q.wait_status("c", "ready")
+            assert q.execute("block-job-complete", {"device": "c"}) == OK
+        q.wait_status("c", "gone")
+    assert q.graph() == {**after, "F": "C" if job == "active-commit" else "E"}
+    assert q.view("F") == VIEWS["E"]
+    q.stop()
+    assert q.disk_backing("F") is None
+    assert q.disk_backing("E") == (json_name(q, e_header) if e_header else "D.qcow2")
+
+
+#: job -> (its arguments, the answer to blockdev-snapshot node E overlay F,
+#: the events: the drains it causes; the two kicks bring the active commit,
+#: which had one run of chunks left, to READY).
+SNAPSHOT_JOBS = {
+    "none": (None, OK, []),
+    "stream": (("block-stream", {"device": "D", "base-node": "B", "job-id": "c"}), OK,
+               pairs(2)),
+    "active-commit": (("block-commit", commit("C")), busy("E"), [
+        *pairs(2), *st("c", "ready"), ended("READY", "c", LEN_C, LEN_C, 1)]),
+}
+
+
+@pytest.mark.parametrize("job", list(SNAPSHOT_JOBS))
+def test_12_blockdev_snapshot_above_the_active_layer(make_chain, job):
+    """F added with ``backing: null``, then ``blockdev-snapshot node E
+    overlay F``.  Accepted with no job and while stream D <- base B runs
+    (FACTS §3; it drains the stream twice), refused while an active commit
+    runs (E is its source).  When accepted, F backs onto E, E is reopened
+    read-only, and F's header is not written.  A stream running meanwhile
+    ends as without F."""
+    start, answer, events = SNAPSHOT_JOBS[job]
+    q = make_chain(alloc=LAYOUT, clusters=N)
+    if start:
+        assert q.execute(start[0], {**start[1], "speed": 1}) == OK
+        q.settle("c")
+        q.take_events()
+    assert q.add_image("F") == OK
+    graph = q.graph()
+    assert q.execute("blockdev-snapshot", {"node": "E", "overlay": "F"}) == answer
+    q.pump(0.05)
+    assert q.take_events(at_least=len(events)) == events
+    if answer != OK:
+        assert q.graph() == graph and read_only(q) == {
+            **RO, "F": False, "#blockN": False, "C": False}
+        return
+    assert q.graph() == {**graph, "F": "E"}
+    assert read_only(q)["E"] is True
+    if start:
+        q.ok("block-job-set-speed", {"device": "c", "speed": 0})
+        q.wait_status("c", "gone")
+        assert q.graph() == {"F": "E", "E": "D", "D": "B", "C": "B", "B": "A", "A": None}
+    assert q.view("F") == VIEWS["E"]
+    q.stop()
+    assert q.disk_backing("F") is None
