@@ -689,8 +689,10 @@ ACTIVE_REFUSED = [
     ("blockdev-snapshot-sync", _snapshot_sync("FILTER"), busy("#blockN"), 2),
     ("blockdev-snapshot", {"node": "E", "overlay": "T"}, busy("E"), 2),
     ("blockdev-snapshot", {"node": "FILTER", "overlay": "T"}, busy("#blockN"), 2),
-    *[("change-backing-file", {"device": n, "image-node-name": "D", "backing-file": "x"},
-       NO_ROOT, 0) for n in ("E", "FILTER")],
+    *[("change-backing-file", {"device": "E", "image-node-name": n, "backing-file": "x"},
+       NO_ROOT, 0) for n in ("E", "D", "C", "B", "A", "FILTER", "nope")],
+    ("change-backing-file", {"device": "FILTER", "image-node-name": "D", "backing-file": "x"},
+     NO_ROOT, 0),
     ("blockdev-mirror", {"device": "E", "target": "T", "sync": "full", "job-id": "m"},
      NO_ROOT, 0),
 ]
@@ -818,8 +820,9 @@ def test_12_commit_start_errors_in_order(make_chain):
     assert graph == {**FULL_CHAIN, "X": "F", "F": None}
     for args, answer, events in START_ERRORS:
         got = q.execute("block-commit", args)
-        q.pump(0.02)
         assert (args, got, q.take_events(at_least=len(events))) == (args, answer, events)
+    q.pump(0.1)
+    assert q.take_events() == []
     assert q.jobs() == [] and q.graph() == graph and read_only(q) == ro
     assert q.add_image("T") == OK
     assert q.add_image("T2") == OK
