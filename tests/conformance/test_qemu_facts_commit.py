@@ -255,7 +255,8 @@ def test_12_non_active_commit_auto_finalize_auto_dismiss(make_chain, af, ad):
 
 def test_12_non_active_commit_cancel(make_chain):
     """Cancel of the sleeping commit E top D <- base B (auto-dismiss false)
-    after its first chunk.  The filter goes at once, the chain is whole
+    after its first chunk (complete is refused before: the job never
+    becomes READY).  The filter goes at once, the chain is whole
     again, the base is read-only again, and no header changes.  The
     concluded job already holds no node.  But the
     chunk already copied stays in B: B reads C's chunk 1 where it read A's
@@ -263,6 +264,9 @@ def test_12_non_active_commit_cancel(make_chain):
     q = make_chain(alloc=LAYOUT, clusters=N)
     assert q.execute("block-commit", commit("B", "D", speed=1, **{"auto-dismiss": False})) == OK
     q.settle("c")
+    for verb, args in (("block-job-complete", {"device": "c"}), ("job-complete", {"id": "c"})):
+        assert (verb, q.execute(verb, args)) == (verb, err(
+            "Job 'c' in state 'running' cannot accept command verb 'complete'"))
     assert q.execute("block-job-cancel", {"device": "c"}) == OK
     q.wait_status("c", "concluded")
     assert q.take_events(at_least=5) == [
@@ -447,9 +451,9 @@ def verb_error(verb: str, status: str) -> dict:
 def test_12_active_commit_verbs_in_ready_and_the_pivot_at_finalize(make_chain):
     """Active commit E <- base C, auto-finalize and auto-dismiss false, E
     exported.  Before READY, complete is refused by the verb table.  A
-    pause in READY is STANDBY (``paused: true``, ``ready`` stays true) and
-    a resume is READY again.  A complete in STANDBY is accepted and waits
-    for the resume.  The pivot happens at finalize: in PENDING the export
+    drain in READY shows as a standby/ready pair.  A pause in READY is
+    STANDBY (``paused: true``, ``ready`` stays true) and a resume is READY
+    again.  A complete in STANDBY is accepted and waits for the resume.  The pivot happens at finalize: in PENDING the export
     is still on the filter.  Afterwards C carries the export but is no
     root (D and E still sit above it) until E and D are deleted."""
     q = make_chain(alloc=LAYOUT, clusters=N, export_top=True)
@@ -462,6 +466,11 @@ def test_12_active_commit_verbs_in_ready_and_the_pivot_at_finalize(make_chain):
     q.ok("block-job-set-speed", {"device": "c", "speed": 3})
     q.wait_status("c", "ready")
     q.take_events()
+    # a drain in READY shows as standby/ready
+    assert q.execute("blockdev-snapshot-sync", {
+        "node-name": "E", "snapshot-file": f"{q.tmpdir}/S.qcow2", "snapshot-node-name": "S",
+        "format": "qcow2"}) == busy("E")
+    assert q.take_events(at_least=4) == pairs(2, states=("standby", "ready"))
     kw = {"af": False, "ad": False, "ready": True}
     # (verb, arguments, answer, events, status and speed afterwards)
     rows = [
@@ -479,12 +488,14 @@ def test_12_active_commit_verbs_in_ready_and_the_pivot_at_finalize(make_chain):
         ("block-job-set-speed", {"device": "c", "speed": 10}, OK, [], "ready", 10),
         ("block-job-set-speed", {"device": "c", "speed": -1},
          err("Parameter 'speed' expects a non-negative value"), [], "ready", 10),
-        ("job-pause", {"id": "c"}, OK, st("c", "standby"), "standby", 10),
-        ("job-complete", {"id": "c"}, OK, [], "standby", 10),
+        # unthrottled, the job stays READY
+        ("block-job-set-speed", {"device": "c", "speed": 0}, OK, [], "ready", 0),
+        ("job-pause", {"id": "c"}, OK, st("c", "standby"), "standby", 0),
+        ("job-complete", {"id": "c"}, OK, [], "standby", 0),
     ]
     for verb, args, answer, events, status, speed in rows:
         assert (verb, q.execute(verb, args)) == (verb, answer)
-        q.pump(0.05)
+        q.pump(0.1)
         assert (verb, q.take_events(at_least=len(events))) == (verb, events)
         assert (verb, q.execute("query-block-jobs")) == (verb, {"return": [block_job(
             status, LEN_C, LEN_C, speed=speed, paused=status == "standby", **kw)]})
@@ -495,7 +506,7 @@ def test_12_active_commit_verbs_in_ready_and_the_pivot_at_finalize(make_chain):
     assert q.graph() == {**FULL_CHAIN, "#blockN": "E"}
     assert q.ok("query-block-exports")[0]["node-name"] == "#blockN"
     assert q.execute("block-job-finalize", {"id": "c"}) == OK
-    assert q.take_events(at_least=2) == [ended("COMPLETED", "c", LEN_C, LEN_C, 10),
+    assert q.take_events(at_least=2) == [ended("COMPLETED", "c", LEN_C, LEN_C, 0),
                                          *st("c", "concluded")]
     assert q.ok("query-block-exports")[0]["node-name"] == "C"
     assert q.graph() == FULL_CHAIN
