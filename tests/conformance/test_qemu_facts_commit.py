@@ -95,7 +95,7 @@ def job_edges(q: QemuChain, job: str = "c") -> list[tuple]:
                   for e in q.block_graph()["edges"] if e["parent"] in (job, ""))
 
 
-def live_views(q: QemuChain, graph: dict, layout: dict) -> dict:
+def live_views(graph: dict, layout: dict) -> dict:
     """What each layer reads through the live ``graph`` from ``layout``."""
     def chain(node: str) -> list[str]:
         out = [node]
@@ -200,7 +200,7 @@ def test_12_non_active_commit_step_by_step(make_chain, top, base):
     assert q.take_events(at_least=1) == st("c", "null")
     layout = {**LAYOUT, base: base_after}
     views = q.views()
-    assert views == live_views(q, graph_after, layout)
+    assert views == live_views(graph_after, layout)
     assert views["E"] == VIEWS["E"]
     assert "".join(n for n in VIEWS if views[n] != VIEWS[n]) == changed
     # dismissed: the cut-out nodes are free, from the top down; the lowest
@@ -282,7 +282,7 @@ def test_12_non_active_commit_cancel(make_chain):
     assert q.execute("block-job-dismiss", {"id": "c"}) == OK
     layout = {**LAYOUT, "B": {0: 0xB0, 1: 0xC1, 3: 0xB3}}
     views = q.views()
-    assert views == live_views(q, FULL_CHAIN, layout)
+    assert views == live_views(FULL_CHAIN, layout)
     assert [n for n, v in views.items() if v != VIEWS[n]] == ["B"]
     q.stop()
     assert q.layer_allocs() == layout
@@ -432,10 +432,10 @@ def test_12_active_commit_outcomes_with_an_exported_top(make_chain, outcome):
     layout = {**LAYOUT, "C": c_after}
     if outcome not in ("block-job-complete", "cancel-before-ready"):
         # the data were all copied before the verb: one view stands for them
-        assert q.view("D") == live_views(q, FULL_CHAIN, layout)["D"]
+        assert q.view("D") == live_views(FULL_CHAIN, layout)["D"]
         return
     views = q.views()
-    assert views == live_views(q, FULL_CHAIN, layout)
+    assert views == live_views(FULL_CHAIN, layout)
     assert [n for n in views if views[n] != VIEWS[n]] == (
         ["C"] if outcome == "cancel-before-ready" else ["C", "D"])
     q.stop()
@@ -453,9 +453,11 @@ def test_12_active_commit_verbs_in_ready_and_the_pivot_at_finalize(make_chain):
     exported.  Before READY, complete is refused by the verb table.  A
     drain in READY shows as a standby/ready pair.  A pause in READY is
     STANDBY (``paused: true``, ``ready`` stays true) and a resume is READY
-    again.  A complete in STANDBY is accepted and waits for the resume.  The pivot happens at finalize: in PENDING the export
-    is still on the filter.  Afterwards C carries the export but is no
-    root (D and E still sit above it) until E and D are deleted."""
+    again; at speed 0 the job stays READY.  A complete in STANDBY is
+    accepted and waits for the resume.  The pivot happens at finalize: in
+    PENDING the export is still on the filter.  Afterwards C carries the
+    export but is no root (D and E still sit above it) until E and D are
+    deleted."""
     q = make_chain(alloc=LAYOUT, clusters=N, export_top=True)
     assert q.execute("block-commit", commit("C", speed=1, **{
         "auto-finalize": False, "auto-dismiss": False})) == OK
@@ -756,16 +758,18 @@ START_ERRORS = [
     (commit("B", "X"), not_in_chain("X"), []),
     (commit("B", "F"), not_in_chain("F"), []),
     (commit("B", "E-file"), not_in_chain("E-file"), []),
-    (commit("nope", "nope", **{"top": "x", "base": "y"}), err("'top-node' and 'top' are mutually exclusive"),
-     []),
+    (commit("nope", "nope", **{"top": "x", "base": "y"}),
+     err("'top-node' and 'top' are mutually exclusive"), []),
     (commit("B", **{"top": "D.qcow2"}), err("Top image file D.qcow2 not found"), []),
     (commit("B", **{"top": "nope"}), err("Top image file nope not found"), []),
     (commit("nope", "D"), NOT_FOUND, []),
     (commit("E", "D"), not_in_chain("E"), []),
     (commit("D", "C"), not_in_chain("D"), []),
     (commit("B-file", "D"), not_in_chain("B-file"), []),
-    (commit("B", "D", **{"base": "B.qcow2"}), err("'base-node' and 'base' are mutually exclusive"), []),
-    (commit(None, "D", **{"base": "B.qcow2"}), err("Can't find 'B.qcow2' in the backing chain"), []),
+    (commit("B", "D", **{"base": "B.qcow2"}),
+     err("'base-node' and 'base' are mutually exclusive"), []),
+    (commit(None, "D", **{"base": "B.qcow2"}),
+     err("Can't find 'B.qcow2' in the backing chain"), []),
     (commit(None, "D", **{"base": "nope"}), err("Can't find 'nope' in the backing chain"), []),
     (commit("nope", "nope", **{"base": "y"}), NOT_FOUND, []),
     (commit("D", "D"), ITSELF, []),
