@@ -575,7 +575,15 @@ class QemuChain:
         return "is stopped (SIGSTOP?) and answers nothing" if state in ("T", "t") else None
 
     def gone(self, otherwise: str) -> DaemonGone:
-        """The DaemonGone for the daemon's state; ``otherwise`` is the reason when it still runs."""
+        """The DaemonGone for the daemon's state; ``otherwise`` is the reason when it still runs.
+
+        A daemon that aborts closes its QMP socket a moment before the kernel
+        reports its exit; on a loaded machine the client sees the first
+        without the second, so the daemon gets a short while to be reaped
+        before it counts as running."""
+        if self.proc is not None and self.daemon_failure() is None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=2)
         lines = self.daemon_log().strip().splitlines()
         return DaemonGone(self.daemon_failure() or otherwise, " / ".join(lines[-3:]))
 

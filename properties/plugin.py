@@ -206,7 +206,7 @@ def _json_lines(text: str) -> list[Any]:
     for raw in text.splitlines():
         try:
             out.append(json.loads(raw))
-        except ValueError:
+        except (ValueError, RecursionError):  # the script's own reading names the line and the fault
             continue
     return out
 

@@ -108,10 +108,11 @@ class Names:
         model_nodes = scenario.node_names
         self.to_model: dict[str, str] = dict(zip(spec.nodes, model_nodes))
         for node, model_node, model_file in zip(spec.nodes, model_nodes, scenario.file_names):
+            # a node's name wins over a file or protocol node called the same
             if node in spec.files:
-                self.to_model[spec.files[node]] = model_file
+                self.to_model.setdefault(spec.files[node], model_file)
             if node in spec.protocol_of:  # the model answers its own X-file names ModelLimit
-                self.to_model[spec.protocol_of[node]] = f"{model_node}-file"
+                self.to_model.setdefault(spec.protocol_of[node], f"{model_node}-file")
         self.protocol = spec.protocol - set(spec.protocol_of.values())
 
     def model_args(self, args: dict[str, Any], temporary: dict[str, str]) -> dict[str, Any]:
@@ -286,7 +287,10 @@ class Validator:
         if segment.name != "block-stream":
             return names
         args = segment.arguments
-        top = self.names.to_model.get(args.get("device"))
+        device = args.get("device")
+        top = self.names.to_model.get(device) if isinstance(device, str) else None
+        if top not in self.rules.names:
+            top = None
         job_id = args.get("job-id")
         own = self.rules.job_id(self.rules.names.index(top)) if top is not None else None
         # a top with a job already is busy: QEMU refuses before it reads the ID

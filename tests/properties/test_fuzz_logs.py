@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -84,3 +85,14 @@ def test_a_mutated_log_gets_a_verdict_or_one_sentence(text):
     assert code in VERDICTS
     if text == GOOD:
         assert code == ExitCode.OK
+
+
+@pytest.mark.parametrize("line, change", [
+    (3, ('"/images/base.qcow2"', '"top"')),  # a file named as a node: the node's name wins
+    (9, ('"device": "top"', '"device": []')),  # a device that is no string: QEMU's type error
+])
+def test_found_by_the_fuzzing(line, change):
+    lines = GOOD.splitlines()
+    lines[line] = lines[line].replace(*change)
+    assert change[1] in lines[line]
+    assert validate_log("\n".join(lines) + "\n", echo=lambda text: None) in VERDICTS
