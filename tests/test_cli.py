@@ -217,6 +217,7 @@ def test_replay_speaks_the_profile_of_the_scenario(capsys, tmp_path):
     assert json.loads(out)["answer"] == {"error": {"class": "GenericError", "desc": "Invalid job ID ''"}}
 
 
+@pytest.mark.bench  # 45 s; tests/proofs proves every claim under the fix in CI, and the design's run below exits through the same code
 def test_prove_passes_under_the_fix(capsys):
     """Every all-lengths and all-contents claim proved, every BMC row clean: exit 0."""
     code, out, _ = run(capsys, "prove", *SMALL, "--variant", "fix-change-checks-chain")
