@@ -62,6 +62,9 @@ OPTIONAL_COMMANDS = ("change-backing-file", "blockdev-del")
 READ_ONLY = ("query-", "x-debug-query-")
 _AUTO_NAME = re.compile(r"#block\d+")
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9._-]*$")
+_QUOTED = re.compile(r"'([^']*)'")
+#: The model's names of named filters (qemu72.filter_node_name), quoted or not.
+_FILTER_NAME = re.compile(r"(?<!')\bstream-[A-H]-cor\b(?!')")
 
 
 @dataclass
@@ -120,12 +123,13 @@ class Names:
         return {k: names.get(v, v) if isinstance(v, str) else v for k, v in args.items()}
 
     def log_text(self, text: str, temporary: dict[str, str]) -> str:
-        """A model text in the log's names: quoted names, and named filters anywhere."""
-        for log, model in {**self.to_model, **temporary}.items():
-            text = text.replace(f"'{model}'", f"'{log}'")
-            if model.endswith("-cor"):
-                text = text.replace(model, log)
-        return text
+        """A model text in the log's names: quoted names, and named filters
+        anywhere (QEMU prints ``Node NAME is in use`` without quotes).  One
+        pass, so a log that calls its base "B" and the model's B "A" cannot
+        have a name replaced twice."""
+        back = {model: log for log, model in {**self.to_model, **temporary}.items()}
+        text = _QUOTED.sub(lambda m: f"'{back.get(m.group(1), m.group(1))}'", text)
+        return _FILTER_NAME.sub(lambda m: back.get(m.group(0), m.group(0)), text)
 
     def log_value(self, value: Any, temporary: dict[str, str]) -> Any:
         back = {model: log for log, model in {**self.to_model, **temporary}.items()}

@@ -165,3 +165,13 @@ def test_a_deleted_node_is_followed():
                {"error": {"class": "GenericError", "desc": "Failed to find node with node-name='mid'"}})
     code, summary = run(text)
     assert code == ExitCode.OK and "on 3 of 3 steps" in summary
+
+
+def test_names_are_mapped_back_in_one_pass():
+    """The log calls its base B and its top A: the model's A and B must not be swapped twice."""
+    chain = [add("B", None), {"return": {}}, add("A", "B"), {"return": {}}]
+    text = log(*chain, {"execute": "block-stream", "arguments": {"job-id": "j", "device": "A", "base-node": "A"}},
+               {"error": {"class": "GenericError", "desc": "Node 'A' is not a backing image of 'A'"}},
+               {"execute": "block-stream", "arguments": {"job-id": "j", "device": "B", "base-node": "A"}},
+               {"error": {"class": "GenericError", "desc": "Node 'A' is not a backing image of 'B'"}})
+    assert run(text)[0] == ExitCode.OK
