@@ -46,18 +46,29 @@ def start(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, Path]:
     return proc, tmp
 
 
+def has_the_chain_open(pid: int) -> bool:
+    """Whether the daemon holds every image of its directory open: the walk's start is over."""
+    try:
+        images = {os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()}
+    except OSError:
+        return False
+    images = {Path(path) for path in images if path.endswith(".qcow2")}
+    return bool(images) and images >= set(next(iter(images)).parent.glob("*.qcow2"))
+
+
 def during_a_walk(proc: subprocess.Popen, tmp: Path, act) -> None:
-    """Call ``act(daemon pid)`` a moment after a walk's daemon is up (retrying if that walk ended first)."""
+    """Call ``act(daemon pid)`` a moment after a walk's daemon has opened its
+    chain, so that the walk is at its steps (retrying if that walk ended first)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
         found = daemons(tmp)
-        if found:
-            time.sleep(0.1)
+        if found and has_the_chain_open(found[0]):
+            time.sleep(0.1)  # the harness reads the last blockdev-add's answer
             if daemons(tmp) == found:
                 act(found[0])
                 return
-        time.sleep(0.01)
-    pytest.fail("no walk's daemon was seen")
+        time.sleep(0.002)
+    pytest.fail("no walk's daemon was seen with its chain open")
 
 
 def finish(proc: subprocess.Popen, tmp: Path) -> tuple[str, str]:
@@ -84,7 +95,7 @@ def test_a_daemon_that_dies_or_hangs_is_a_finding_named_by_trace_and_step(tmp_pa
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_an_interrupted_conform_leaves_no_daemon_and_no_files(tmp_path, sig):
-    proc, tmp = start(tmp_path)
+    proc, tmp = start(tmp_path, "--traces", "50")  # walks enough that the signal cannot come after the last
     during_a_walk(proc, tmp, lambda pid: proc.send_signal(sig))
     _, err = finish(proc, tmp)
     expected = {signal.SIGINT: (ExitCode.INTERRUPTED, "interrupted"), signal.SIGTERM: (ExitCode.TERMINATED, "terminated (SIGTERM)")}[sig]
