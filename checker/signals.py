@@ -11,7 +11,9 @@ an import: the engine is also used as a library (pytest plugin, tests).
 
 from __future__ import annotations
 
+import os
 import signal
+import threading
 from types import FrameType
 
 from .exitcodes import ExitCode
@@ -21,7 +23,22 @@ _received: list[int] = []
 
 def _raise(signum: int, frame: FrameType | None) -> None:
     _received.append(signum)
+    if _in_finalizer(frame):
+        # Python prints and drops an exception raised in a __del__ (z3's
+        # objects free their C side there): send the signal again a moment
+        # later, when the finalizer has returned.
+        threading.Timer(0.05, os.kill, (os.getpid(), signum)).start()
+        return
     raise KeyboardInterrupt
+
+
+def _in_finalizer(frame: FrameType | None) -> bool:
+    """Whether ``frame`` runs inside a ``__del__`` method."""
+    while frame is not None:
+        if frame.f_code.co_name == "__del__":
+            return True
+        frame = frame.f_back
+    return False
 
 
 def install() -> None:

@@ -9,7 +9,8 @@ context manager that
    ``qemu-img create -f qcow2 -b <backing> -F qcow2``;
 3. writes the caller's allocation map into the layers with
    ``qemu-io -c 'write -P <pattern> <off> <len>'``;
-4. listens on ``<tmp>/qmp.sock`` with ``qemu.qmp`` and starts
+4. listens on ``<tmp>/qmp.sock`` (in a short directory of /tmp when that
+   path is too long for a unix socket) with ``qemu.qmp`` and starts
    ``qemu-storage-daemon`` in its own process group with its QMP monitor
    connecting there;
 5. ``blockdev-add``s the chain so that every layer's qcow2 node is called by
@@ -282,10 +283,25 @@ def _signals_cancel(loop: asyncio.AbstractEventLoop, task: asyncio.Future) -> It
             signal.signal(sig, handler)
 
 
-def _finalize(proc: subprocess.Popen | None, tmpdir: str | None, keep: bool) -> None:
+def _finalize(proc: subprocess.Popen | None, tmpdir: str | None, keep: bool, sockdir: str | None = None) -> None:
     _kill_group(proc)
+    if sockdir and sockdir != tmpdir:
+        shutil.rmtree(sockdir, ignore_errors=True)
     if tmpdir and not keep:
         shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+#: Longest path a unix socket may have (sun_path is 108 bytes on Linux, with its NUL).
+_SOCKET_PATH_MAX = 107
+
+
+def _socket_dir(tmpdir: str) -> str:
+    """Where the QMP and NBD sockets go: the temporary directory, unless a
+    socket's path there would be too long (a deep TMPDIR, as pytest-xdist's);
+    then a short directory of its own in /tmp."""
+    if len(os.path.join(tmpdir, "qmp.sock")) <= _SOCKET_PATH_MAX:
+        return tmpdir
+    return tempfile.mkdtemp(prefix="bc-", dir="/tmp")
 
 
 class QemuChain:
@@ -338,6 +354,7 @@ class QemuChain:
         self.timeout = timeout
 
         self.tmpdir: str | None = None
+        self.sockdir: str | None = None
         self.proc: subprocess.Popen | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._qmp: Any = None
@@ -367,8 +384,8 @@ class QemuChain:
 
     @property
     def qmp_socket(self) -> str:
-        assert self.tmpdir
-        return os.path.join(self.tmpdir, "qmp.sock")
+        assert self.sockdir
+        return os.path.join(self.sockdir, "qmp.sock")
 
     def image(self, name: str) -> str:
         """Path of the image file of layer ``name``."""
@@ -383,6 +400,9 @@ class QemuChain:
         try:
             self.tmpdir = tempfile.mkdtemp(prefix="blockcheck-qemu-")
             self._finalizer = weakref.finalize(self, _finalize, None, self.tmpdir, self.keep)
+            self.sockdir = _socket_dir(self.tmpdir)
+            self._finalizer.detach()
+            self._finalizer = weakref.finalize(self, _finalize, None, self.tmpdir, self.keep, self.sockdir)
             self._build_images()
             self._start_daemon()
             self._add_chain()
@@ -442,7 +462,7 @@ class QemuChain:
             log.close()
         assert self._finalizer is not None
         self._finalizer.detach()
-        self._finalizer = weakref.finalize(self, _finalize, self.proc, self.tmpdir, self.keep)
+        self._finalizer = weakref.finalize(self, _finalize, self.proc, self.tmpdir, self.keep, self.sockdir)
         try:
             self._sync(self._accept())
         except TimeoutError:
@@ -556,8 +576,8 @@ class QemuChain:
         if self._finalizer is not None:
             self._finalizer()  # idempotent: kills/reaps and removes tmpdir
             self._finalizer = None
-        elif self.tmpdir and not self.keep:
-            shutil.rmtree(self.tmpdir, ignore_errors=True)
+        else:
+            _finalize(None, self.tmpdir, self.keep, self.sockdir)
 
     def daemon_failure(self) -> str | None:
         """How the daemon failed (``died (signal 9)``, ``exited (status 1)``,
@@ -920,8 +940,8 @@ class QemuChain:
 
     def _ensure_nbd(self) -> str:
         if self._nbd_sock is None:
-            assert self.tmpdir
-            sock = os.path.join(self.tmpdir, "nbd.sock")
+            assert self.sockdir
+            sock = os.path.join(self.sockdir, "nbd.sock")
             self._check(self.execute_raw("nbd-server-start", {
                 "addr": {"type": "unix", "data": {"path": sock}}}))
             self._nbd_sock = sock

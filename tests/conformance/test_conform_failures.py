@@ -8,6 +8,7 @@ from the table, and neither the daemon nor its temporary directory left.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -22,18 +23,22 @@ from blockcheck.checker.exitcodes import ExitCode
 
 pytestmark = pytest.mark.qemu
 
-COMMAND = [sys.executable, "-m", "blockcheck.checker.entry", "conform", "--no-counterexamples", "--traces", "4"]
+#: Walks that never delete a node, so that a daemon holding every image is one at its steps.
+COMMAND = [sys.executable, "-m", "blockcheck.checker.entry", "conform", "--no-counterexamples", "--traces", "4",
+           "--commands", "block-stream,block-job-cancel,block-job-pause,block-job-resume"]
 
 
 def daemons(tmp: Path) -> list[int]:
-    """The qemu-storage-daemon processes whose files live under ``tmp``."""
+    """The qemu-storage-daemon processes that run in a directory under ``tmp``
+    (the harness starts each in its temporary directory)."""
     found = []
     for entry in Path("/proc").iterdir():
         try:
             cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+            cwd = os.readlink(entry / "cwd")
         except OSError:
             continue
-        if cmdline.startswith("qemu-storage-daemon\0") and str(tmp) in cmdline:
+        if cmdline.startswith("qemu-storage-daemon\0") and cwd.startswith(f"{tmp}/"):
             found.append(int(entry.name))
     return found
 
@@ -49,10 +54,14 @@ def start(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, Path]:
 def has_the_chain_open(pid: int) -> bool:
     """Whether the daemon holds every image of its directory open: the walk's start is over."""
     try:
-        images = {os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()}
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
     except OSError:
         return False
-    images = {Path(path) for path in images if path.endswith(".qcow2")}
+    images = set()
+    for fd in fds:
+        with contextlib.suppress(OSError):  # closed meanwhile
+            images.add(Path(os.readlink(fd)))
+    images = {path for path in images if path.suffix == ".qcow2"}
     return bool(images) and images >= set(next(iter(images)).parent.glob("*.qcow2"))
 
 

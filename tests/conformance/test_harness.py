@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 import pytest
@@ -64,14 +65,12 @@ def test_bad_allocation_is_refused_before_anything_starts():
 
 
 def _alive(pid: int, tmp: str) -> bool:
-    """Is ``pid`` still our daemon?  (Its command line names its temporary
-    directory, so a reused pid does not count.)"""
+    """Is ``pid`` still our daemon?  (It runs in its temporary directory, so
+    a reused pid does not count.)"""
     try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            cmdline = f.read()
+        return os.readlink(f"/proc/{pid}/cwd") == tmp
     except OSError:
         return False
-    return tmp.encode() in cmdline
 
 
 @pytest.mark.qemu
@@ -195,6 +194,22 @@ def test_start_failure_cleans_up():
     with pytest.raises(HarnessError, match="injected"):
         q.start()
     assert not _alive(q.proc.pid, q.tmpdir) and not os.path.exists(q.tmpdir)
+
+
+@pytest.mark.qemu
+def test_a_temporary_directory_too_deep_for_a_unix_socket_still_works(tmp_path, monkeypatch):
+    """A QMP socket path longer than 107 bytes cannot be bound; the sockets
+    then live in a short directory of their own, removed with the rest."""
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    monkeypatch.setenv("TMPDIR", str(deep))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    with QemuChain(names=("A", "B"), alloc=default_alloc("AB", 1), clusters=1, export_top=True) as q:
+        assert len(os.path.join(q.tmpdir, "qmp.sock")) > 107 and q.tmpdir.startswith(str(deep))
+        assert q.graph() == {"B": "A", "A": None}
+        sockdir = q.sockdir
+        assert sockdir != q.tmpdir and os.path.exists(os.path.join(sockdir, "qmp.sock"))
+    assert not os.path.exists(sockdir) and not os.path.exists(q.tmpdir)
 
 
 def _fake_daemon(tmp_path, monkeypatch, script: str) -> None:
