@@ -42,7 +42,7 @@ from .harness import INSTALL_HINT, missing_binaries
 from .replay import Replayer, ReplayReport
 
 #: What the walks draw from by default: every command the qemu-7.2 profile models.
-CONFORM_COMMANDS = (*DEFAULT_COMMANDS, "change-backing-file", "blockdev-del")
+CONFORM_COMMANDS = (*DEFAULT_COMMANDS, "block-commit", "change-backing-file", "blockdev-del")
 #: Exit code when QEMU and the model disagree (as the checker's 1x codes).
 DISAGREE = int(ExitCode.LIVENESS)
 #: Exit code when the QEMU binaries are missing (a usage problem).

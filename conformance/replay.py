@@ -7,7 +7,7 @@ Each line runs on both sides:
   the answers must agree (success or refusal, and for a refusal the error
   class and ``desc``, with ``#block123`` normalised to ``#blockN``).  A
   command the model answers with ``ModelLimit`` is not sent: the model does
-  not say what QEMU would do.  ``block-stream`` gets ``speed: 1`` unless the
+  not say what QEMU would do.  ``block-stream`` and ``block-commit`` get ``speed: 1`` unless the
   line sets a speed, so the job sleeps after each copied chunk (FACTS §0);
 - ``job-copy`` wakes the job once with the harness's ``step``;
 - ``guest-write`` writes the chunk through a read-write NBD export of the
@@ -82,7 +82,7 @@ from blockcheck.model.qemu72 import JobStatus, filter_label
 from blockcheck.model.qemu72_model import Qemu72Model
 from blockcheck.model.qemu72_script import FILTER_REF, Executor72
 from blockcheck.model.qmp_log import comparable_events
-from blockcheck.model.state import DATA, HEADERS, J_STATUS, J_TOP, JOBS, NONE, find_job
+from blockcheck.model.state import DATA, HEADERS, J_OWNER, J_STATUS, JOBS, NONE, find_job
 
 from .harness import CHUNK, DaemonGone, HarnessError, QemuChain, expected_view, normalise
 
@@ -354,7 +354,7 @@ class Replayer:
             step.outcome = "skipped"
             return state
         name, args = line["execute"], dict(line.get("arguments") or {})
-        if name == "block-stream" and "speed" not in args:
+        if name in ("block-stream", "block-commit") and "speed" not in args:
             args["speed"] = 1
         args = {k: self._qemu_name(q, v) for k, v in args.items()}
         step.qemu_answer = normalise(q.execute_raw(name, args))
@@ -369,9 +369,27 @@ class Replayer:
     def _qemu_name(self, q: QemuChain, value: Any) -> Any:
         """``@filter:<job-id>`` -> the real name of that job's filter in QEMU."""
         if isinstance(value, str) and value.startswith(FILTER_REF):
-            main = q.job_nodes(value[len(FILTER_REF) :], raw=True).get("main node", [])
-            return main[0] if main else value
+            job_id = value[len(FILTER_REF) :]
+            return next((name for name, job in self._job_filters(q).items() if job == job_id), value)
         return value
+
+    def _job_filters(self, q: QemuChain) -> dict[str, str]:
+        """The real name of each job's filter -> the job's ID.  A stream's
+        copy-on-read filter is its main node; a commit's ``commit_top``
+        filter is not held by the job: it is the parent of the job's top,
+        the one intermediate node whose parent is no chain node (FACTS §12.1)."""
+        raw = q.graph(raw=True)
+        filters = {}
+        for job in q.jobs():
+            roles = q.job_nodes(job["id"], raw=True)
+            if job["type"] != "commit":
+                filters.update({node: job["id"] for node in roles.get("main node", [])})
+                continue
+            held = set(roles.get("intermediate node", []))
+            for parent, below in raw.items():
+                if below in held and parent not in self.rules.names and parent not in self.extra_images:
+                    filters[parent] = job["id"]
+        return filters
 
     def _guest_write(self, q: QemuChain, chunk: int, value: int) -> None:
         assert q._nbd_sock is not None
@@ -407,17 +425,17 @@ class Replayer:
         status, or gone (a drain woke it for its last chunk and it finalized
         and was dismissed by itself)."""
         for job in state[JOBS]:
-            top = job[J_TOP]
-            job_id = self.rules.job_id(top)
+            owner = job[J_OWNER]
+            job_id = self.rules.job_id(owner)
             seen = qemu_jobs.get(job_id)
             while True:
-                current = find_job(state[JOBS], top)
+                current = find_job(state[JOBS], owner)
                 if current is None or current[J_STATUS] != JobStatus.RUNNING:
                     break
                 mine = self._model_jobs(state)[job_id]
                 if seen is not None and seen["offset"] <= mine["offset"] and seen["status"] == "running":
                     break
-                state, events = self.rules.job_step_events(state, ("job-copy", top))
+                state, events = self.rules.job_step_events(state, ("job-copy", owner))
                 step.model_events += events
                 step.drain_steps.append(job_id)
         return state
@@ -446,13 +464,10 @@ class Replayer:
             step.problems.append("the events differ")
 
     def _qemu_graph(self, q: QemuChain) -> dict[str, Any]:
-        """QEMU's graph, each filter named ``filter:<job-id>`` after the job
-        whose main node it is (an orphan filter stays ``#blockN``)."""
+        """QEMU's graph, each filter named ``filter:<job-id>`` after its job
+        (:meth:`_job_filters`; an orphan filter stays ``#blockN``)."""
         raw = q.graph(raw=True)
-        names = {}
-        for job in q.jobs():
-            for node in q.job_nodes(job["id"], raw=True).get("main node", []):
-                names[node] = filter_label(job["id"])
+        names = {node: filter_label(job_id) for node, job_id in self._job_filters(q).items()}
         return normalise(
             {names.get(k, k): (names.get(v, v) if v else None) for k, v in raw.items() if k not in self.extra_images}
         )

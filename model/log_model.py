@@ -25,12 +25,12 @@ class LogRules(Qemu72Rules):
         copy nothing the log could show."""
         return state
 
-    def end_run(self, state: tuple, top: int) -> tuple[tuple, list[dict]]:
-        """The run of the job on ``top`` is over (QEMU said ``waiting``): the
+    def end_run(self, state: tuple, owner: int) -> tuple[tuple, list[dict]]:
+        """The run of the job of ``owner`` is over (QEMU said ``waiting``): the
         job goes to PENDING and on as its options say (Qemu72Rules.advance)."""
-        job = find_job(state[JOBS], top)
+        job = find_job(state[JOBS], owner)
         if job is None or job[J_STATUS] != JobStatus.RUNNING:
-            raise ValueError(f"no running job on node {top} to end")
+            raise ValueError(f"no running job of owner {owner} to end")
         events: list[dict] = []
         done = self._set(job, J_CURSOR, self.chunks)
         return super().advance(self._with_job(state, job, done), done, events), events

@@ -7,7 +7,10 @@ answers QEMU 7.2 gave to the harness.  What the profile shares with the seed
 
 1. Jobs have IDs, and ``block-job-*``'s ``device`` is the ID (§2.1, FACTS §0).
    qemu-storage-daemon has no device names, so the ID must always be given;
-   the model names the job on node X ``stream-X``.
+   the model names a stream of node X ``stream-X`` and a commit whose top
+   is X ``commit-X``.  A job record's owner is its top for a stream and
+   the top plus the chain length for a commit, so that every job has its
+   own owner, and the ID follows from it (:meth:`Qemu72Rules.job_id`).
 2. A stream inserts a copy-on-read filter above its top (§2.2 v8.2 step 8,
    FACTS §7).  The filter is the job's main node: it is blocked and sits in
    the graph between the top and the top's overlay, so a block-stream whose
@@ -38,6 +41,16 @@ answers QEMU 7.2 gave to the harness.  What the profile shares with the seed
    (transient ones included), BLOCK_JOB_PENDING, BLOCK_JOB_COMPLETED and
    BLOCK_JOB_CANCELLED.  ``speed`` is left out of the last two: the model
    does not track a job's rate.
+7. block-commit below the active layer (FACTS §12.1, block/commit.c) runs
+   as a stream does, with three differences.  It holds the device (the
+   active layer), every node from its top down to its base, and the base
+   (commit_start's block_job_add_bdrv calls); its ``commit_top`` filter
+   above the top is not held.  Each copy moves the chunk the uppermost of
+   those nodes holds into the base.  At finalize (commit_prepare,
+   bdrv_drop_intermediate) every parent of the top backs onto the base,
+   live and in its header, and the filter goes without a trace; a cancel
+   (commit_abort) drops the filter and the job's hold on its nodes at
+   once.  The active commit (a mirror job) is not modelled.
 """
 
 from __future__ import annotations
@@ -47,7 +60,7 @@ from collections.abc import Iterator
 
 from . import answers as A
 from .scenario import Scenario
-from .seed import SeedRules, Step, _set_chunk
+from .seed import NEED_ROOT, SeedRules, Step, _set_chunk
 from .state import (
     BACKING,
     BLOCKERS,
@@ -58,6 +71,8 @@ from .state import (
     J_BASE,
     J_CURSOR,
     J_FLAGS,
+    J_KIND,
+    J_OWNER,
     J_PAUSES,
     J_STATUS,
     J_TOP,
@@ -77,8 +92,16 @@ J_NODES = 8
 #: Job record field: how the job was started, as bits (below).
 J_OPTS = 9
 
-#: Option bits of a block-stream (the action's fourth item, J_OPTS of the job).
+#: Option bits of a job's start (an item of the block-stream and block-commit
+#: actions, J_OPTS of the job).
 AUTO_FINALIZE, AUTO_DISMISS, NAMED_FILTER = 1, 2, 4
+#: J_OPTS bit of a stream started with ``bottom``: it froze no link out of
+#: its bottom, so that link may change under it (a commit's finalize), and
+#: its completion follows it (stream_prepare reads the base at the end).
+#: Only a commit can move that link, so the bit is recorded only in
+#: scenarios that send block-commit; elsewhere the two forms reach the same
+#: states, and recording it would triple the default check's states.
+FROM_BOTTOM = 8
 
 #: Bytes per chunk in query-block-jobs: QEMU 7.2's STREAM_CHUNK (FACTS §0).
 CHUNK_BYTES = 512 * 1024
@@ -131,7 +154,8 @@ def job_not_found(job_id: str) -> A.Answer:
 
 ALREADY_PAUSED = A.error("Job is already paused")
 NOT_PAUSED = A.error("Can't resume a job that was not paused")
-STREAM_BUSY = A.job_blocker_reason("stream")
+#: Every commit job's blocker bits (seed.blocker_bit: one bit per owner and job type).
+_COMMIT_BITS = sum(1 << (2 * owner + Kind.COMMIT) for owner in range(64))
 
 
 def filter_label(job_id: str) -> str:
@@ -140,8 +164,14 @@ def filter_label(job_id: str) -> str:
 
 
 def filter_node_name(job_id: str) -> str:
-    """The ``filter-node-name`` the model gives a job's filter when it names it."""
-    return f"{job_id}-cor"
+    """The ``filter-node-name`` the model gives a job's filter when it names
+    it: ``stream-X-cor`` (copy-on-read), ``commit-X-top`` (commit_top)."""
+    return f"{job_id}-top" if job_id.startswith("commit-") else f"{job_id}-cor"
+
+
+def job_type(job: tuple) -> str:
+    """The job's type as QMP reports it."""
+    return "commit" if job[J_KIND] == Kind.COMMIT else "stream"
 
 
 def status_event(job_id: str, status: JobStatus) -> dict:
@@ -157,12 +187,18 @@ class Qemu72Rules(SeedRules):
             raise ValueError(f"fault variant {self.variant!r} belongs to the seed profile; use variant 'none'")
 
     # -- names (point 1) -----------------------------------------------------
-    def job_id(self, top: int) -> str:
-        return f"stream-{self.names[top]}"
+    def job_id(self, owner: int) -> str:
+        """The ID of the job with this owner: ``stream-X`` for a stream of X,
+        ``commit-X`` for a commit whose top is X (owner X + chain length)."""
+        n = len(self.names)
+        return f"stream-{self.names[owner]}" if owner < n else f"commit-{self.names[owner - n]}"
+
+    def commit_owner(self, top: int) -> int:
+        return top + len(self.names)
 
     def job_by_id(self, state: tuple, job_id: object) -> tuple | None:
         for job in state[JOBS]:
-            if self.job_id(job[J_TOP]) == job_id:
+            if self.job_id(job[J_OWNER]) == job_id:
                 return job
         return None
 
@@ -171,16 +207,18 @@ class Qemu72Rules(SeedRules):
         """Node -> the node below it, filters included, as the harness's
         ``QemuChain.graph`` reads it: a live filter sits between the top and
         the top and every node whose backing link held the top (bdrv_insert_node
-        moves all parents, detached ones too); a concluded job's filter is
-        detached (None)."""
+        and commit_start's bdrv_replace_node move all parents, detached ones
+        too); a concluded stream's filter is detached (None), a concluded
+        commit's is gone (FACTS §12.1)."""
         backing = state[BACKING]
         below: dict[str, str | None] = {
             self.names[n]: (self.names[b] if b >= 0 else None) for n, b in enumerate(backing) if b != REMOVED
         }
         for job in state[JOBS]:
-            label, top = filter_label(self.job_id(job[J_TOP])), job[J_TOP]
+            label, top = filter_label(self.job_id(job[J_OWNER])), job[J_TOP]
             if job[J_STATUS] not in FILTER_LIVE:
-                below[label] = None
+                if job[J_KIND] == Kind.STREAM:
+                    below[label] = None
                 continue
             for parent, below_parent in enumerate(backing):
                 if below_parent == top:
@@ -198,9 +236,12 @@ class Qemu72Rules(SeedRules):
         return out
 
     def blocked(self, state: tuple, label: str) -> bool:
-        """A filter is always blocked by its job; a node when a job holds it (§2.3)."""
+        """A stream's filter is always blocked by its job (it is the job's main
+        node); a commit's is not held (FACTS §12.1); a node is blocked when a
+        job holds it (§2.3)."""
         if label.startswith("filter:"):
-            return True
+            job = self.job_by_id(state, label[len("filter:") :])
+            return job is None or job[J_KIND] == Kind.STREAM
         return bool(state[BLOCKERS][self.names.index(label)])
 
     def is_root(self, state: tuple, label: str) -> bool:
@@ -235,10 +276,19 @@ class Qemu72Rules(SeedRules):
         job = self.job_by_id(state, job_id)
         return filter_node_name(job_id) if job is not None and job[J_OPTS] & NAMED_FILTER else AUTO_FILTER
 
+    def busy(self, state: tuple, label: str) -> A.Answer:
+        """The refusal a job's op blocker gives on ``label``: it names the type
+        of the job that holds it (block_job_create's error_setg)."""
+        if label.startswith("filter:"):
+            kind = self.job_by_id(state, label[len("filter:") :])[J_KIND]
+        else:
+            kind = Kind.COMMIT if state[BLOCKERS][self.names.index(label)] & _COMMIT_BITS else Kind.STREAM
+        return A.busy(self.display(state, label), A.job_blocker_reason("commit" if kind == Kind.COMMIT else "stream"))
+
     def first_busy(self, state: tuple, labels: list[str]) -> A.Answer | None:
         for label in labels:
             if self.blocked(state, label):
-                return A.busy(self.display(state, label), STREAM_BUSY)
+                return self.busy(state, label)
         return None
 
     # -- block-stream (§2.2 v8.2, FACTS §2, §3, §6) ----------------------------
@@ -252,17 +302,32 @@ class Qemu72Rules(SeedRules):
             return self.graph(state)[self.names[bottom]]
         return self.names[base] if base != NONE else None
 
+    def freeze_refusal(self, state: tuple, walk: list[str], bottom: int) -> A.Answer | None:
+        """stream_start freezes the backing links from the top down to the
+        base's overlay (bdrv_freeze_backing_chain), which fails on a link
+        into a node that is never frozen: a live commit's filter (FACTS
+        §12.3).  A walk to a base crosses such a filter only when the base is
+        the commit's top (its nodes are held); a walk to a bottom ends above
+        the filter and freezes no link into it."""
+        if bottom != NONE:
+            return None
+        for label in walk:
+            if label.startswith("filter:") and not self.blocked(state, label):
+                return A.error(f"Cannot freeze 'backing' link to '{self.display(state, label)}'")
+        return None
+
     def stream(self, state: tuple, top: int, base: int, opts: int = 0, bottom: int = NONE) -> Step:
         """Start ``stream-<top>`` down to ``base`` (NONE: the whole chain).
 
         The caller has resolved the names, so what is left is the blocker
-        walk, then the job: its blockers on the top and every node between
+        walk and the chain's freeze, then the job: its blockers on the top and every node between
         top and base (not the base), and its first advance.  ``opts`` are
         the option bits (AUTO_FINALIZE, ...); ``bottom`` is the node the
         stream named as ``bottom`` (its base is the node below it), NONE
         when it named a ``base-node`` or nothing.
         """
-        refusal = self.first_busy(state, self.walk(state, self.names[top], self.walk_end(state, base, bottom)))
+        walk = self.walk(state, self.names[top], self.walk_end(state, base, bottom))
+        refusal = self.first_busy(state, walk) or self.freeze_refusal(state, walk, bottom)
         if refusal:
             return refusal, state
         limit = self._job_limit(state)
@@ -270,28 +335,80 @@ class Qemu72Rules(SeedRules):
             return limit, state
         nodes = between(state[BACKING], top, base)
         mask = sum(1 << n for n in nodes)
-        job = (top, Kind.STREAM, top, base, S.RUNNING, 0, 0, 0, mask, opts)
+        form = FROM_BOTTOM if bottom != NONE and "block-commit" in self.scenario.commands else 0
+        job = (top, Kind.STREAM, top, base, S.RUNNING, 0, 0, 0, mask, opts | form)
         state = self._start(state, job, [top, *nodes])
         job_id = self.job_id(top)
         events = [status_event(job_id, S.CREATED), status_event(job_id, S.RUNNING)]
         state = self.advance(state, job, events)
         return A.with_events(A.OK, events), state
 
-    def commit(self, state: tuple, top: int, base: int) -> Step:
-        return A.model_limit("block-commit is not modelled in the qemu-7.2 profile"), state
+    # -- block-commit below the active layer (point 7, FACTS §12.1, §12.3) ---------
+    def commit_walk(self, state: tuple, top: int, base: int) -> list[str]:
+        """The nodes qmp_block_commit checks for the COMMIT_TARGET op blocker:
+        from the top down through filters and backing links to the base,
+        the base included."""
+        return self.walk(state, self.names[top], self.graph(state)[self.names[base]])
+
+    def overlay_label(self, state: tuple, top: int) -> str:
+        """What sits right above ``top`` in the active layer's chain (a filter
+        or a node): the node bdrv_find_overlay gives qmp_block_commit."""
+        chain = self.walk(state, self.names[self.root], None)
+        return chain[chain.index(self.names[top]) - 1]
+
+    def commit(self, state: tuple, top: int, base: int, opts: int = 0) -> Step:
+        """Start ``commit-<top>`` into ``base`` with the device the active layer
+        and ``top`` below it.  The caller has resolved the names, so what is
+        left is qmp_block_commit's root check of the device (qmp_get_root_bs),
+        its op-blocker checks (the walk, then the top's overlay), then the job (commit_start): it holds the device,
+        the top and every node down to the base (the intermediate nodes),
+        and the base; its first advance copies the first chunk.  Its ID must
+        be free (block_job_create), which a concluded commit of the same top
+        may not be, as it holds no node once cancelled."""
+        if not self.is_root(state, self.names[self.root]):
+            return NEED_ROOT, state
+        refusal = self.first_busy(state, self.commit_walk(state, top, base))
+        refusal = refusal or self.first_busy(state, [self.overlay_label(state, top)])
+        if refusal:
+            return refusal, state
+        owner = self.commit_owner(top)
+        if find_job(state[JOBS], owner) is not None:
+            # block_job_create: the model's ID for this commit is taken by a
+            # concluded one (a cancelled commit holds no node)
+            return A.error(f"Job ID '{self.job_id(owner)}' already in use"), state
+        limit = self._job_limit(state)
+        if limit:
+            return limit, state
+        nodes = (top, *between(state[BACKING], top, base))
+        job = (owner, Kind.COMMIT, top, base, S.RUNNING, 0, 0, 0, sum(1 << n for n in nodes), opts)
+        state = self._start(state, job, [self.root, *nodes, base])
+        job_id = self.job_id(job[J_OWNER])
+        events = [status_event(job_id, S.CREATED), status_event(job_id, S.RUNNING)]
+        state = self.advance(state, job, events)
+        return A.with_events(A.OK, events), state
 
     # -- the job's run (point 4) ---------------------------------------------------
     def needs_copy(self, state: tuple, job: tuple, chunk: int) -> int:
-        """The value the job copies into its top at ``chunk``, or 0 when the
-        chunk needs no copy: allocated in the top, or in no node between top
-        and base (§2.4)."""
-        data = state[DATA]
-        if data[job[J_TOP]][chunk]:
+        """The value the job copies at ``chunk``, or 0 when the chunk needs no
+        copy.  A stream copies into its top what the first node between top
+        and base holds, unless the top holds the chunk itself (§2.4); a
+        commit copies into its base what the first node from its top down
+        to the base's overlay holds (commit_run: allocated above the base,
+        FACTS §12.1)."""
+        data, top = state[DATA], job[J_TOP]
+        if job[J_KIND] == Kind.STREAM and data[top][chunk]:
             return 0
-        for node in between(state[BACKING], job[J_TOP], job[J_BASE]):
+        # the recorded nodes, uppermost first: links point to lower indices,
+        # and the links among them are frozen (the job's start froze them)
+        for node in sorted(nodes_of(job), reverse=True):
             if data[node][chunk]:
                 return data[node][chunk]
         return 0
+
+    @staticmethod
+    def target(job: tuple) -> int:
+        """The node a job writes: a stream's top, a commit's base."""
+        return job[J_BASE] if job[J_KIND] == Kind.COMMIT else job[J_TOP]
 
     def advance(self, state: tuple, job: tuple, events: list[dict]) -> tuple:
         """Skip the chunks that need no copy, copy the next one, sleep; the
@@ -303,18 +420,18 @@ class Qemu72Rules(SeedRules):
             value = self.needs_copy(state, job, cursor)
             cursor += 1
             if value:
-                new_data = _set_chunk(new_data, job[J_TOP], cursor - 1, value)
+                new_data = _set_chunk(new_data, self.target(job), cursor - 1, value)
                 break
         state = put(state, DATA, new_data)
         if cursor < self.chunks:
             return self._with_job(state, job, self._set(job, J_CURSOR, cursor))
         pending = self._set(job, J_CURSOR, cursor, J_STATUS, S.PENDING)
         state = self._with_job(state, job, pending)
-        job_id = self.job_id(job[J_TOP])
+        job_id = self.job_id(job[J_OWNER])
         events += [status_event(job_id, S.WAITING), status_event(job_id, S.PENDING)]
         if job[J_OPTS] & AUTO_FINALIZE:
             return self._complete(state, pending, events)
-        events.append({"event": "BLOCK_JOB_PENDING", "data": {"type": "stream", "id": job_id}})
+        events.append({"event": "BLOCK_JOB_PENDING", "data": {"type": job_type(job), "id": job_id}})
         return state
 
     def job_steps(self, state: tuple) -> Iterator[tuple]:
@@ -322,7 +439,7 @@ class Qemu72Rules(SeedRules):
         only right after a copy, with chunks left (FACTS §0)."""
         for job in state[JOBS]:
             if job[J_STATUS] == S.RUNNING:
-                yield ("job-copy", job[J_TOP])
+                yield ("job-copy", job[J_OWNER])
 
     def job_step(self, state: tuple, action: tuple) -> tuple:
         return self.job_step_events(state, action)[0]
@@ -339,7 +456,7 @@ class Qemu72Rules(SeedRules):
         """BLOCK_JOB_COMPLETED or BLOCK_JOB_CANCELLED, with the job's progress
         as query-block-jobs shows it (``speed`` left out, see point 6)."""
         info = self._info(job)
-        data = {"device": info["device"], "len": info["len"], "offset": info["offset"], "type": "stream"}
+        data = {"device": info["device"], "len": info["len"], "offset": info["offset"], "type": job_type(job)}
         return {"event": name, "data": data}
 
     def _complete(self, state: tuple, job: tuple, events: list[dict]) -> tuple:
@@ -347,17 +464,26 @@ class Qemu72Rules(SeedRules):
         header (bdrv_change_backing_file, the base's filename; no base: no
         backing string) and live (§2.5, FACTS §1).  The header is written
         whatever it said, so a user's change-backing-file of the top is lost
-        (FACTS §8).  Then the job concludes."""
-        top = job[J_TOP]
-        state = put(state, BACKING, state[BACKING][:top] + (job[J_BASE],) + state[BACKING][top + 1 :])
-        state = put(state, HEADERS, state[HEADERS][:top] + (job[J_BASE],) + state[HEADERS][top + 1 :])
+        (FACTS §8).  commit_prepare (bdrv_drop_intermediate): every parent
+        of the commit's top (its filter's parents) backs onto the base, live
+        and in its header, and the filter goes (FACTS §12.1).  Then the job
+        concludes."""
+        top, base = job[J_TOP], job[J_BASE]
+        if job[J_KIND] == Kind.COMMIT:
+            moved = {p for p, below in enumerate(state[BACKING]) if below == top}
+        else:
+            # the base is read now, below the stream's lowest node (FACTS §12.3:
+            # a commit's finalize may have moved it under a bottom-form stream)
+            moved, base = {top}, state[BACKING][min((top, *nodes_of(job)))]
+        state = put(state, BACKING, tuple(base if i in moved else b for i, b in enumerate(state[BACKING])))
+        state = put(state, HEADERS, tuple(base if i in moved else h for i, h in enumerate(state[HEADERS])))
         events.append(self._block_job_event("BLOCK_JOB_COMPLETED", job))
         return self._conclude(state, job, job, events)
 
     def _conclude(self, state: tuple, old: tuple, job: tuple, events: list[dict]) -> tuple:
         """``old``, now ``job``, goes to CONCLUDED (job_conclude), and with
         auto-dismiss on to NULL at once: freed, its blockers dropped."""
-        job_id = self.job_id(job[J_TOP])
+        job_id = self.job_id(job[J_OWNER])
         events.append(status_event(job_id, S.CONCLUDED))
         concluded = self._set(job, J_STATUS, S.CONCLUDED)
         if job[J_OPTS] & AUTO_DISMISS:
@@ -366,21 +492,24 @@ class Qemu72Rules(SeedRules):
         return self._with_job(state, old, concluded)
 
     # -- verbs (§5.3, FACTS §4, §5) -------------------------------------------------
-    def _find(self, state: tuple, top: int) -> tuple[tuple | None, A.Answer | None]:
-        job = find_job(state[JOBS], top)
-        return (job, None) if job is not None else (None, job_not_found(self.job_id(top)))
+    def _find(self, state: tuple, owner: int) -> tuple[tuple | None, A.Answer | None]:
+        job = find_job(state[JOBS], owner)
+        return (job, None) if job is not None else (None, job_not_found(self.job_id(owner)))
 
     def _verb(self, job: tuple, verb: str) -> A.Answer | None:
         status = S(job[J_STATUS])
-        return None if status in VERBS[verb] else verb_refused(self.job_id(job[J_TOP]), status, verb)
+        return None if status in VERBS[verb] else verb_refused(self.job_id(job[J_OWNER]), status, verb)
 
     def cancel(self, state: tuple, top: int, force: bool) -> Step:
-        """Cancel: refused on a user-paused job without force (qmp_block_job_cancel
-        checks before the verb table); otherwise every cancel of a stream is a
-        force cancel that aborts at once, without stream_prepare, so the graph
-        never changes, even in PENDING (§2.6, FACTS §4).  A user-paused job
-        is resumed first (job_cancel_locked), then aborts.  ``force`` is
-        true for ``job-cancel``, which has no such check (FACTS §4)."""
+        """Cancel (``top`` is the job's owner): refused on a user-paused job
+        without force (qmp_block_job_cancel checks before the verb table);
+        otherwise every cancel of a stream or a commit is a force cancel that
+        aborts at once, without prepare, so the graph never changes, even in
+        PENDING (§2.6, FACTS §4, §12.1).  A user-paused job is resumed first
+        (job_cancel_locked), then aborts.  ``force`` is true for
+        ``job-cancel``, which has no such check (FACTS §4).  A commit lets go
+        of its nodes as it aborts (commit_abort: block_job_remove_all_bdrv),
+        so its CONCLUDED job holds none (FACTS §12.1)."""
         job, refusal = self._find(state, top)
         if refusal:
             return refusal, state
@@ -392,6 +521,8 @@ class Qemu72Rules(SeedRules):
         job_id = self.job_id(top)
         events = [status_event(job_id, S.RUNNING)] if job[J_STATUS] == S.PAUSED else []
         events += [status_event(job_id, S.ABORTING), self._block_job_event("BLOCK_JOB_CANCELLED", job)]
+        if job[J_KIND] == Kind.COMMIT:
+            state = self._unblock(state, job)
         state = self._conclude(state, job, self._set(job, J_FLAGS, job[J_FLAGS] | CANCELLED), events)
         return A.with_events(A.OK, events), state
 
@@ -502,15 +633,16 @@ class Qemu72Rules(SeedRules):
     # -- query-block-jobs, query-jobs -------------------------------------------------
     def _info(self, job: tuple) -> dict:
         """A job as query-block-jobs shows it.  ``len`` is 0 for a stream with
-        nothing between top and base (FACTS §0, §1); ``busy`` is false
+        nothing between top and base (FACTS §0, §1), the image size for a
+        commit (FACTS §12.1); ``busy`` is false
         because the model is read between commands, when jobs sleep.  The
         model does not track ``speed``, so it is left out.  A cancelled job
         carries strerror(ECANCELED) as its ``error`` (FACTS §11)."""
-        length = self.chunks * CHUNK_BYTES if job[J_NODES] else 0
+        length = self.chunks * CHUNK_BYTES if job[J_NODES] or job[J_KIND] == Kind.COMMIT else 0
         error = {"error": "Operation canceled"} if job[J_FLAGS] & CANCELLED else {}
         return error | {
-            "type": "stream",
-            "device": self.job_id(job[J_TOP]),
+            "type": job_type(job),
+            "device": self.job_id(job[J_OWNER]),
             "status": S(job[J_STATUS]).name.lower(),
             "len": length,
             "offset": job[J_CURSOR] * CHUNK_BYTES if length else 0,
@@ -532,14 +664,16 @@ class Qemu72Rules(SeedRules):
         out = []
         for job in state[JOBS]:
             info = self._info(job)
-            entry = {"id": info["device"], "type": "stream", "status": info["status"],
+            entry = {"id": info["device"], "type": info["type"], "status": info["status"],
                      "current-progress": info["offset"], "total-progress": info["len"]}
             out.append(entry | ({"error": info["error"]} if "error" in info else {}))
         return out
 
 
 def nodes_of(job: tuple) -> tuple[int, ...]:
-    """The intermediate nodes a job holds, from its record (J_NODES)."""
+    """The intermediate nodes a job holds, from its record (J_NODES): a
+    stream's nodes between top and base, a commit's from its top down to
+    the base's overlay."""
     mask, out, n = job[J_NODES], [], 0
     while mask:
         if mask & 1:

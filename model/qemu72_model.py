@@ -18,9 +18,10 @@ from blockcheck.checker.api import Fairness
 from . import answers as A
 from .command_model import CommandModel
 from .commands import format_line
-from .qemu72 import AUTO_DISMISS, AUTO_FINALIZE, NAMED_FILTER, JobStatus, Qemu72Rules, chain_nodes, nodes_of
+from .qemu72 import AUTO_DISMISS, AUTO_FINALIZE, NAMED_FILTER, JobStatus, Qemu72Rules, chain_nodes, job_type
+from .seed import blocker_bit
 from .qemu72_script import GENERIC_VERBS, Executor72, action_to_line
-from .scenario import Scenario, ScenarioError
+from .scenario import Scenario
 from .state import (
     BACKING,
     BLOCKERS,
@@ -31,6 +32,8 @@ from .state import (
     J_BASE,
     J_CURSOR,
     J_FLAGS,
+    J_KIND,
+    J_OWNER,
     J_STATUS,
     J_TOP,
     JOBS,
@@ -45,6 +48,7 @@ from .state import (
 #: User actions, in the order the candidates are tried.
 USER_ACTIONS = (
     "block-stream",
+    "block-commit",
     "block-job-cancel",
     "block-job-pause",
     "block-job-resume",
@@ -54,6 +58,8 @@ USER_ACTIONS = (
     "blockdev-del",
     "guest-write",
 )
+#: The block-job-* verbs whose only argument is the job.
+PLAIN_VERBS = ("block-job-pause", "block-job-resume", "block-job-finalize", "block-job-dismiss")
 #: The option bit each QMP form adds to the streams the model tries.
 FORM_OPTS = {"auto-finalize": AUTO_FINALIZE, "auto-dismiss": AUTO_DISMISS, "filter-node-name": NAMED_FILTER}
 #: Verbs the user is assumed to send eventually when they are enabled:
@@ -66,8 +72,6 @@ class Qemu72Model(CommandModel):
     """One scenario of QEMU 7.2's block-stream rules (profile ``qemu-7.2``)."""
 
     def __init__(self, scenario: Scenario, rules: Qemu72Rules | None = None) -> None:
-        if "block-commit" in scenario.commands:
-            raise ScenarioError("block-commit is not modelled in the qemu-7.2 profile; drop it from the commands")
         self.scenario = scenario
         self.rules = rules or Qemu72Rules(scenario)
         self.name = f"qemu-block/{scenario.profile}"
@@ -89,6 +93,8 @@ class Qemu72Model(CommandModel):
         rules, name = self.rules, action[0]
         if name == "block-stream":
             return rules.stream(state, *action[1:])
+        if name == "block-commit":
+            return rules.commit(state, *action[1:])
         if name == "block-job-cancel":
             return rules.cancel(state, action[1], action[2])
         if name == "job-cancel":
@@ -114,7 +120,9 @@ class Qemu72Model(CommandModel):
         Streams are offered from every node of the chain to every node below
         it or to the chain's end, in every form the scenario's QMP forms
         allow (option bits, and the base named by its lowest node as
-        ``bottom``); verbs to every job, whatever its status, as block-job-*
+        ``bottom``); commits below the active layer from every node under it
+        to every node below that, in every form of the option bits; verbs to
+        every job, whatever its status, as block-job-*
         and (with the job-verbs form) job-*; header rewrites (when enabled)
         of every chain node with a backing link, through the root.
         """
@@ -128,11 +136,16 @@ class Qemu72Model(CommandModel):
                     for opts in self._opts:
                         for bottom in bottoms:
                             yield ("block-stream", top, base, opts, bottom)
+        if can_start and "block-commit" in commands:
+            for top in chain_nodes(state, self.rules.root)[1:]:
+                for base in chain_below(backing, top):
+                    for opts in self._opts:
+                        yield ("block-commit", top, base, opts)
         for job in jobs:
-            top = job[J_TOP]
+            top = job[J_OWNER]
             if "block-job-cancel" in commands:
                 yield ("block-job-cancel", top, job[J_STATUS] == JobStatus.PAUSED)
-            for verb in USER_ACTIONS[2:6]:
+            for verb in PLAIN_VERBS:
                 if verb in commands:
                     yield (verb, top)
             for verb in self._generic:
@@ -198,7 +211,7 @@ class Qemu72Model(CommandModel):
             parts.append(node + mark)
             node = below.get(node)
         jobs = [
-            f"{rules.job_id(j[J_TOP])} {JobStatus(j[J_STATUS]).name.lower()}"
+            f"{rules.job_id(j[J_OWNER])} {JobStatus(j[J_STATUS]).name.lower()}"
             + (",cancelled" if j[J_FLAGS] & CANCELLED else "")
             + f" {j[J_CURSOR]}/{rules.chunks}"
             for j in state[JOBS]
@@ -207,18 +220,20 @@ class Qemu72Model(CommandModel):
 
     def state_to_json(self, state: tuple) -> dict[str, Any]:
         rules = self.rules
-        names = rules.names
+        names, blockers = rules.names, state[BLOCKERS]
         return {
             "graph": rules.graph(state),
             "data": {names[i]: list(row) for i, row in enumerate(state[DATA])},
             "blocked": sorted(names[i] for i, bits in enumerate(state[BLOCKERS]) if bits),
             "jobs": [
                 {
-                    "id": rules.job_id(j[J_TOP]),
+                    "id": rules.job_id(j[J_OWNER]),
+                    "type": job_type(j),
+                    "top": names[j[J_TOP]],
                     "base": names[j[J_BASE]] if j[J_BASE] != NONE else "",
                     "status": JobStatus(j[J_STATUS]).name.lower(),
                     "done": j[J_CURSOR],
-                    "holds": [names[n] for n in (j[J_TOP], *nodes_of(j))],
+                    "holds": [names[n] for n, bits in enumerate(blockers) if bits & blocker_bit(j[J_OWNER], j[J_KIND])],
                     "cancelled": bool(j[J_FLAGS] & CANCELLED),
                 }
                 for j in state[JOBS]

@@ -4,7 +4,8 @@ The line format is :mod:`.commands`'s (``{"execute": ..., "arguments": ...}``
 or ``{"step": ...}``), with QEMU 7.2's argument names: ``job-id`` and
 ``base-node`` for block-stream, the job ID as ``device`` of ``block-job-*``
 and as ``id`` of ``block-job-finalize``/``-dismiss``.  Internal steps name
-the job by its ID: ``{"step": "job-copy", "job": "stream-D"}``.
+the job by its ID: ``{"step": "job-copy", "job": "stream-D"}`` (a commit:
+``commit-D``).
 
 A script may name a job's copy-on-read filter as ``@filter:<job-id>``; QEMU
 gives it an automatic name (``#block123``), which the replay substitutes.
@@ -12,10 +13,12 @@ gives it an automatic name (``#block123``), which the replay substitutes.
 :class:`Executor72` answers any such line from a model state.  Commands the
 profile does not model are answered with the ``ModelLimit`` class; replays
 skip those instead of pretending QEMU would refuse them.  Besides the
-commands that change the state, it answers the refusals of FACTS §3, §9
-and §10 (every command QEMU 7.2 refuses because a stream job holds the
-node, or because the node is not a root) and ``change-backing-file``,
-every refusal and the accepted header rewrite (FACTS §8).
+commands that change the state (block-stream, block-commit below the
+active layer, the job verbs, blockdev-del), it answers the refusals of
+FACTS §3, §9, §10 and §12.3 (every command QEMU 7.2 refuses because a job
+holds the node, or because the node is not a root) and
+``change-backing-file``, every refusal and the accepted header rewrite
+(FACTS §8).
 
 The model's nodes are the chain's and the live jobs' filters: a name
 outside them is answered as QEMU answers an unknown node, where the model
@@ -56,14 +59,15 @@ from .qemu72 import (
     AUTO_FINALIZE,
     J_OPTS,
     NAMED_FILTER,
-    STREAM_BUSY,
+    FILTER_LIVE,
+    NEED_ROOT,
     JobStatus,
     Qemu72Rules,
     filter_label,
     filter_node_name,
     status_event,
 )
-from .state import BACKING, J_STATUS, J_TOP, JOBS, NONE, OTHER, REMOVED, chain_below, find_job
+from .state import BACKING, J_BASE, J_KIND, J_OWNER, J_STATUS, J_TOP, JOBS, NONE, OTHER, REMOVED, Kind, chain_below
 
 #: A reference to a job's filter in a script (the replay puts in QEMU's name).
 FILTER_REF = "@filter:"
@@ -103,7 +107,9 @@ SCHEMA = table(
                        *(m.name for m in _AUTO)})),
     Command("block-commit", (*_JOB, opt("base-node", "str"), opt("base", "str"), opt("top-node", "str"), opt("top", "str"),
                              opt("backing-file", "str"), opt("speed", "int"), opt("on-error", ON_ERROR),
-                             opt("filter-node-name", "str"), *_AUTO)),
+                             opt("filter-node-name", "str"), *_AUTO),
+            frozenset({"job-id", "device", "base-node", "base", "top-node", "top", "backing-file", "speed",
+                       "filter-node-name", *(m.name for m in _AUTO)})),
     *JOB_VERB_COMMANDS,
     Command("block-job-finalize", (req("id", "str"),)),
     Command("block-job-dismiss", (req("id", "str"),)),
@@ -134,6 +140,8 @@ def action_to_line(rules: Qemu72Rules, action: tuple) -> dict[str, Any]:
     name = action[0]
     if name == "block-stream":
         return {"execute": name, "arguments": stream_arguments(rules, *action[1:])}
+    if name == "block-commit":
+        return {"execute": name, "arguments": commit_arguments(rules, *action[1:])}
     if name in GENERIC_VERBS:
         return {"execute": name, "arguments": {"id": rules.job_id(action[1])}}
     if name == "blockdev-del":
@@ -171,8 +179,24 @@ def stream_arguments(rules: Qemu72Rules, top: int, base: int, opts: int, bottom:
         args["bottom"] = rules.names[bottom]
     elif base != NONE:
         args["base-node"] = rules.names[base]
+    return args | _option_arguments(rules.job_id(top), opts)
+
+
+def commit_arguments(rules: Qemu72Rules, top: int, base: int, opts: int) -> dict[str, Any]:
+    """block-commit's arguments for a commit of ``top`` into ``base`` from the
+    active layer, with the option bits ``opts`` (as for a stream)."""
+    job_id = rules.job_id(rules.commit_owner(top))
+    args: dict[str, Any] = {"job-id": job_id, "device": rules.names[rules.root],
+                            "top-node": rules.names[top], "base-node": rules.names[base]}
+    return args | _option_arguments(job_id, opts)
+
+
+def _option_arguments(job_id: str, opts: int) -> dict[str, Any]:
+    """The arguments the option bits stand for, written out only where they
+    differ from QEMU's defaults, as people write them."""
+    args: dict[str, Any] = {}
     if opts & NAMED_FILTER:
-        args["filter-node-name"] = filter_node_name(rules.job_id(top))
+        args["filter-node-name"] = filter_node_name(job_id)
     if not opts & AUTO_FINALIZE:
         args["auto-finalize"] = False
     if not opts & AUTO_DISMISS:
@@ -193,8 +217,6 @@ def _not_modelled(what: str) -> A.Answer:
     return A.model_limit(f"{what} is not modelled in the qemu-7.2 profile")
 
 
-#: qmp_get_root_bs's refusal (FACTS §3, §9).
-NEED_ROOT = A.error("Need a root block node")
 #: The class QEMU gives block-commit's unknown device (FACTS §10).
 DEVICE_NOT_FOUND = "DeviceNotFound"
 #: Commands whose ``device`` goes through qmp_get_root_bs first and that the
@@ -224,11 +246,11 @@ class Executor72:
         if not isinstance(name, str):
             return None
         if name.startswith(FILTER_REF):
-            job_id = name[len(FILTER_REF) :]
-            return filter_label(job_id) if self.rules.job_by_id(state, job_id) else None
+            job = self.rules.job_by_id(state, name[len(FILTER_REF) :])
+            return filter_label(name[len(FILTER_REF) :]) if job is not None and self._has_filter(job) else None
         for job in state[JOBS]:
-            job_id = self.rules.job_id(job[J_TOP])
-            if job[J_OPTS] & NAMED_FILTER and name == filter_node_name(job_id):
+            job_id = self.rules.job_id(job[J_OWNER])
+            if job[J_OPTS] & NAMED_FILTER and name == filter_node_name(job_id) and self._has_filter(job):
                 return filter_label(job_id)
         if name not in self.rules.names or state[BACKING][self.rules.names.index(name)] == REMOVED:
             return None  # a deleted node is unknown to QEMU
@@ -272,6 +294,8 @@ class Executor72:
             return self._change_backing_file(state, args)
         if name == "blockdev-del":
             return self._blockdev_del(state, args["node-name"])
+        if name == "block-commit":
+            return self._commit(state, args)
         return self._guarded(state, name, args), state
 
     def _step(self, state: tuple, line: Mapping[str, Any]) -> tuple[A.Answer, tuple]:
@@ -279,9 +303,9 @@ class Executor72:
         if step == "guest-write":
             return rules.guest_write(state, line["chunk"])
         job = rules.job_by_id(state, line["job"])
-        if job is None or ("job-copy", job[J_TOP]) not in set(rules.job_steps(state)):
+        if job is None or ("job-copy", job[J_OWNER]) not in set(rules.job_steps(state)):
             return A.model_limit(f"step {step} of job '{line['job']}' is not enabled in this state"), state
-        state, events = rules.job_step_events(state, ("job-copy", job[J_TOP]))
+        state, events = rules.job_step_events(state, ("job-copy", job[J_OWNER]))
         return A.with_events(A.OK, events), state
 
     # -- block-stream, in QEMU 7.2's order of checks (§2.2 v8.2, FACTS §2, §11) -------
@@ -290,9 +314,9 @@ class Executor72:
         device, ``base``/``base-node``, ``bottom``, the op-blocker walk (to
         the base, or to what sits below the bottom), a ``backing-file``
         without a base node (``bottom`` does not count as one, as in
-        qmp_block_stream), the filter's node name (bdrv_insert_node), the
-        job (block_job_create: ID, speed), then the model's own names and
-        :meth:`.Qemu72Rules.stream`."""
+        qmp_block_stream), the chain's freeze, the filter's node name
+        (bdrv_insert_node), the job (block_job_create: ID, speed), then the
+        model's own names and :meth:`.Qemu72Rules.stream`."""
         rules = self.rules
         for first, second in (("base", "base-node"), ("base", "bottom"), ("bottom", "base-node")):
             if first in args and second in args:
@@ -302,7 +326,10 @@ class Executor72:
         if top is None:
             return A.error(f"Cannot find device='{device}' nor node-name='{device}'"), state
         if top.startswith("filter:"):
-            return rules.first_busy(state, [top]) or _not_modelled("a stream from a filter"), state
+            # the walk from a filter: a stream's is busy itself, a commit's
+            # passes on to its top (FACTS §12.3); what a base does is not modelled
+            walk = rules.walk(state, top, None) if not {"base", "base-node", "bottom"} & set(args) else [top]
+            return rules.first_busy(state, walk) or _not_modelled("a stream from a filter"), state
         if "base" in args:
             # blockdev-add with an explicit backing gives json: file names (FACTS §2)
             return A.error(f"Can't find '{args['base']}' in the backing chain"), state
@@ -321,24 +348,18 @@ class Executor72:
             if refusal:
                 return refusal, state
             base = state[BACKING][bottom]
-        refusal = rules.first_busy(state, rules.walk(state, top, rules.walk_end(state, base, bottom)))
+        walk = rules.walk(state, top, rules.walk_end(state, base, bottom))
+        refusal = rules.first_busy(state, walk)
         if refusal:
             return refusal, state
         if "backing-file" in args and "base-node" not in args:
             return A.error("backing file specified, but streaming the entire chain"), state
         job_id, name = args.get("job-id", ""), args.get("filter-node-name")
-        if name is not None:
-            refusal = self._filter_name(state, name)
-            if refusal:
-                return refusal, state
-        if not _ID.match(job_id):
-            return A.error(f"Invalid job ID '{job_id}'"), state
-        if rules.job_by_id(state, job_id) is not None:
-            return A.error(f"Job ID '{job_id}' already in use"), state
-        if args.get("speed", 0) < 0:
-            # the job was created before the speed was checked (FACTS §2)
-            events = [status_event(job_id, JobStatus.CREATED), status_event(job_id, JobStatus.NULL)]
-            return A.with_events(A.negative_speed(), events), state
+        refusal = rules.freeze_refusal(state, walk, bottom)  # stream_start, before its filter and job
+        refusal = refusal or (self._filter_name(state, name, "Could not create node: ") if name is not None else None)
+        refusal = refusal or self._job_refusal(state, job_id, args)  # the speed after the job's creation (FACTS §2)
+        if refusal:
+            return refusal, state
         own = rules.job_id(self.node(top))
         if job_id != own:
             return A.model_limit(f"the model names the job on {top} {own!r}"), state
@@ -346,16 +367,18 @@ class Executor72:
             return A.model_limit(f"the model names the filter of {own} {filter_node_name(own)!r}"), state
         return rules.stream(state, self.node(top), base, opts, bottom)
 
-    def _filter_name(self, state: tuple, name: str) -> A.Answer | None:
-        """bdrv_insert_node's checks of a ``filter-node-name`` (FACTS §11.5):
-        well-formed (id_wellformed), at most 31 characters, not a node's name
-        already, a concluded job's filter's included until it is dismissed."""
+    def _filter_name(self, state: tuple, name: str, prefix: str) -> A.Answer | None:
+        """The checks of a new node's name (bdrv_open_driver), for a job's
+        filter (FACTS §11.5, §12.4): well-formed (id_wellformed), at most 31
+        characters, not a node's name already, a concluded stream's filter's
+        included until it is dismissed.  ``prefix`` is what the command puts
+        before the text (block-stream: ``Could not create node: ``)."""
         if not _ID.match(name):
-            return A.error(f"Could not create node: Invalid node-name: '{name}'")
+            return A.error(f"{prefix}Invalid node-name: '{name}'")
         if len(name) > 31:
-            return A.error("Could not create node: Node name too long")
+            return A.error(f"{prefix}Node name too long")
         if name in self.rules.names or name in self.filter_names(state):
-            return A.error(f"Could not create node: Duplicate nodes with node-name='{name}'")
+            return A.error(f"{prefix}Duplicate nodes with node-name='{name}'")
         return None
 
     @staticmethod
@@ -378,9 +401,16 @@ class Executor72:
             return NONE, A.error(f"Node '{name}' is not in a chain starting from '{device}'")
         return self.node(label), None
 
+    @staticmethod
+    def _has_filter(job: tuple) -> bool:
+        """Whether the job's filter is a node: a stream's until the job is
+        dismissed (detached once concluded), a commit's while it is live."""
+        return job[J_KIND] == Kind.STREAM or job[J_STATUS] in FILTER_LIVE
+
     def filter_names(self, state: tuple) -> set[str]:
-        """The node names the live and concluded jobs' named filters hold."""
-        return {filter_node_name(self.rules.job_id(j[J_TOP])) for j in state[JOBS] if j[J_OPTS] & NAMED_FILTER}
+        """The node names the jobs' named filters hold while they are nodes."""
+        return {filter_node_name(self.rules.job_id(j[J_OWNER])) for j in state[JOBS]
+                if j[J_OPTS] & NAMED_FILTER and self._has_filter(j)}
 
     # -- block-job-* and job-* (§5.3) ----------------------------------------------------
     def _verb(self, state: tuple, name: str, args: dict[str, Any]) -> tuple[A.Answer, tuple]:
@@ -393,7 +423,7 @@ class Executor72:
             if generic:
                 return A.error("Job not found"), state
             return A.error(f"Block job '{job_id}' not found", A.DEVICE_NOT_ACTIVE), state
-        top, verb = job[J_TOP], name.removeprefix("block-").removeprefix("job-")
+        top, verb = job[J_OWNER], name.removeprefix("block-").removeprefix("job-")
         if verb == "cancel":
             return rules.cancel(state, top, generic or args.get("force", False))
         if verb == "set-speed":
@@ -420,9 +450,6 @@ class Executor72:
         }.get(name, "device")
         label = self.label(state, args.get(arg))
         if label is None:
-            if name == "block-commit" and isinstance(args.get(arg), str):
-                # qmp_block_commit: neither a root nor any node (FACTS §10)
-                return A.error(f"Device '{args[arg]}' not found", DEVICE_NOT_FOUND)
             return _not_modelled(f"{name} on a node that is not in the graph")
         blocked = rules.blocked(state, label)
         if name == "block_resize":
@@ -435,32 +462,37 @@ class Executor72:
         elif name in ("blockdev-backup", "drive-backup"):
             # BACKUP_SOURCE: the backing blocker does not block it (§2.3)
             if blocked:
-                return A.busy(rules.display(state, label), STREAM_BUSY)
+                return rules.busy(state, label)
         elif name in ("blockdev-snapshot-sync", "blockdev-snapshot"):
             # EXTERNAL_SNAPSHOT: the newer of the job's and a backing parent's blockers (FACTS §3, §10)
             refusal = self._newest_blocker(state, label)
             if refusal:
                 return refusal
-        elif name == "block-commit":
-            return self._commit(state, label, args)
         return _not_modelled(f"{name} when no job holds the node")
 
     def _newest_blocker(self, state: tuple, label: str) -> A.Answer | None:
         """The refusal of an op that both a job's and a backing parent's
         blocker block (DRIVE_DEL, EXTERNAL_SNAPSHOT): QEMU names the newest
         blocker (bdrv_op_block_all puts it first).  The job's is the newer,
-        but on the top of a concluded job: dropping its filter re-attached
-        the top's overlays' backing links to the top, and with them their
-        blockers (bdrv_cor_filter_drop; conform walks found it)."""
+        but where a concluded job re-attached backing links after it set its
+        blockers, and with them their blockers: on a stream's top, as
+        dropping its filter puts the top's overlays back on it
+        (bdrv_cor_filter_drop), and on a finalized commit's base, which every
+        parent of the commit's top backs onto (bdrv_drop_intermediate).
+        Conform walks found both."""
         rules = self.rules
         if not rules.blocked(state, label):
             return self._backing_blocker(state, label)
-        job = None if label.startswith("filter:") else find_job(state[JOBS], self.node(label))
-        if job is not None and job[J_STATUS] == JobStatus.CONCLUDED:
+        reattached = {
+            job[J_BASE] if job[J_KIND] == Kind.COMMIT else job[J_TOP]
+            for job in state[JOBS]
+            if job[J_STATUS] == JobStatus.CONCLUDED
+        }
+        if not label.startswith("filter:") and self.node(label) in reattached:
             refusal = self._backing_blocker(state, label)
             if refusal:
                 return refusal
-        return A.busy(rules.display(state, label), STREAM_BUSY)
+        return rules.busy(state, label)
 
     def _backing_blocker(self, state: tuple, label: str) -> A.Answer | None:
         """The "used as backing hd" op blocker of a node with backing
@@ -471,21 +503,20 @@ class Executor72:
         if not parents:
             return None
         in_chain = [p for p in parents if self.node(p) in (rules.root, *chain_below(state[BACKING], rules.root))]
-        return A.busy(label, A.backing_blocker_reason((in_chain or parents)[0]))
+        return A.busy(rules.display(state, label), A.backing_blocker_reason((in_chain or parents)[0]))
 
     def _blockdev_del(self, state: tuple, name: str) -> tuple[A.Answer, tuple]:
         """qmp_blockdev_del: an unknown (or deleted) node; a node with a
-        BlockBackend is "in use" (a live filter carries its job's); then the
-        DRIVE_DEL op blocker, the newest of a job's and a backing parent's
-        (:meth:`_newest_blocker`).  A concluded job's filter has lost the
-        BlockBackend but is still held (FACTS §3, §9).  A node that passes is
-        deleted (FACTS §1), but for the active layer, which the model keeps
-        (the chain would lose its root)."""
+        BlockBackend is "in use" (:meth:`has_backend`); then the DRIVE_DEL op
+        blocker, the newest of a job's and a backing parent's
+        (:meth:`_newest_blocker`).  A node that passes is deleted (FACTS §1),
+        but for the active layer, which the model keeps (the chain would
+        lose its root)."""
         rules = self.rules
         label = self.label(state, name)
         if label is None:
             return A.error(f"Failed to find node with node-name='{name}'"), state
-        if label.startswith("filter:") and rules.filter_live(state, label):
+        if self.has_backend(state, label):
             return A.error(f"Node {rules.display(state, label)} is in use"), state
         refusal = self._newest_blocker(state, label)
         if refusal:
@@ -493,6 +524,21 @@ class Executor72:
         if self.node(label) == rules.root:
             return _not_modelled("blockdev-del of the active layer"), state
         return rules.blockdev_del(state, self.node(label))
+
+    def has_backend(self, state: tuple, label: str) -> bool:
+        """Whether a job's BlockBackend sits on the node (bdrv_has_blk): a live
+        stream's filter (FACTS §3), a live commit's top and base (its ``top``
+        and ``base`` BlockBackends, FACTS §12.3).  A concluded stream's
+        filter has lost it but is still held (FACTS §9)."""
+        for job in state[JOBS]:
+            if job[J_STATUS] not in FILTER_LIVE:
+                continue
+            if job[J_KIND] == Kind.COMMIT:
+                if label in (self.rules.names[job[J_TOP]], self.rules.names[job[J_BASE]]):
+                    return True
+            elif label == filter_label(self.rules.job_id(job[J_OWNER])):
+                return True
+        return False
 
     def _change_backing_file(self, state: tuple, args: dict[str, Any]) -> tuple[A.Answer, tuple]:
         """qmp_change_backing_file in QEMU 7.2's order (FACTS §8), after QAPI's
@@ -531,20 +577,95 @@ class Executor72:
             return A.error(f"Could not change backing file to '{args['backing-file']}': Operation not supported"), state
         return rules.change_backing_file(state, self.node(label), header_target(rules, args["backing-file"]))
 
-    def _commit(self, state: tuple, device: str, args: dict[str, Any]) -> A.Answer:
-        """block-commit's refusals (FACTS §3, §9): a device that is not a root
-        (qmp_get_root_bs; a job's node never is); then the COMMIT_TARGET walk
-        from top down to the base, then the overlay of top (its backing
-        string would change)."""
+    def _commit(self, state: tuple, args: dict[str, Any]) -> tuple[A.Answer, tuple]:
+        """qmp_block_commit, then commit_start, in QEMU 7.2's order (FACTS
+        §12.3, §12.4): the device (unknown: DeviceNotFound; not a root: a
+        job's node never is); ``top``/``top-node`` (default: the device),
+        which must be in the device's chain; ``base``/``base-node`` (default:
+        the bottom of the top's chain), which must be in the top's chain;
+        the COMMIT_TARGET op blocker from the top down to the base; a commit
+        into itself; a ``backing-file`` with an active commit.  Below the
+        active layer: the op blocker of the top's overlay, then the job
+        (block_job_create: ID; created, then the speed), then the filter's
+        name (created, then the refusal).  The active commit checks the
+        filter's name before its job and speed; it is not modelled once
+        those pass.  Then the model's own names and
+        :meth:`.Qemu72Rules.commit`."""
         rules = self.rules
-        if not rules.is_root(state, device):
-            return NEED_ROOT
-        top = self.label(state, args.get("top-node", device)) or device
-        base = self.label(state, args.get("base-node")) if "base-node" in args else None
-        refusal = rules.first_busy(state, rules.walk(state, top, base))
+        device = args["device"]
+        root = self.label(state, device)
+        if root is None:
+            return A.error(f"Device '{device}' not found", DEVICE_NOT_FOUND), state
+        if not rules.is_root(state, root):
+            return NEED_ROOT, state
+        chain = rules.walk(state, root, None)
+        if "top" in args and "top-node" in args:
+            return A.error("'top-node' and 'top' are mutually exclusive"), state
+        if "top" in args:
+            # blockdev-add with an explicit backing gives json: file names (FACTS §12.4)
+            return A.error(f"Top image file {args['top']} not found"), state
+        top = root
+        if "top-node" in args:
+            top = self.label(state, args["top-node"])
+            if top is None:
+                return A.error(f"Cannot find device='' nor node-name='{args['top-node']}'"), state
+            if top not in chain:
+                return A.error(f"'{top}' is not in this backing file chain"), state
+        if "base" in args and "base-node" in args:
+            return A.error("'base-node' and 'base' are mutually exclusive"), state
+        if "base" in args:
+            return A.error(f"Can't find '{args['base']}' in the backing chain"), state
+        below_top = rules.walk(state, top, None)
+        base = below_top[-1]  # bdrv_find_base
+        if "base-node" in args:
+            base = self.label(state, args["base-node"])
+            if base is None:
+                return A.error(f"Cannot find device='' nor node-name='{args['base-node']}'"), state
+            if base not in below_top:
+                return A.error(f"'{rules.display(state, base)}' is not in this backing file chain"), state
+        if top.startswith("filter:") or base.startswith("filter:"):
+            return _not_modelled("a block-commit whose top or base is a filter"), state
+        refusal = rules.first_busy(state, rules.commit_walk(state, self.node(top), self.node(base)))
         if refusal:
-            return refusal
-        overlay = self.parents(state, top)
-        if overlay and rules.blocked(state, overlay[0]):
-            return A.busy(rules.display(state, overlay[0]), STREAM_BUSY)
-        return _not_modelled("a block-commit no job refuses")
+            return refusal, state
+        if top == base:
+            return A.error("cannot commit an image into itself"), state
+        if root != rules.names[rules.root]:
+            return _not_modelled("a block-commit of a node cut out of the chain"), state
+        job_id, name = args.get("job-id", ""), args.get("filter-node-name")
+        if top == root:
+            if "backing-file" in args:
+                return A.error("'backing-file' specified, but 'top' is the active layer"), state
+            refusal = self._filter_name(state, name, "") if name is not None else None
+            return refusal or self._job_refusal(state, job_id, args) or _not_modelled("the active commit (a mirror job)"), state
+        refusal = rules.first_busy(state, [rules.overlay_label(state, self.node(top))])
+        refusal = refusal or self._job_refusal(state, job_id, args)
+        if refusal:
+            return refusal, state
+        if name is not None:
+            refusal = self._filter_name(state, name, "")
+            if refusal:
+                return A.with_events(refusal, self._created_and_gone(job_id)), state
+        own = rules.job_id(rules.commit_owner(self.node(top)))
+        if job_id != own:
+            return A.model_limit(f"the model names the commit of {top} {own!r}"), state
+        if name is not None and name != filter_node_name(own):
+            return A.model_limit(f"the model names the filter of {own} {filter_node_name(own)!r}"), state
+        if "backing-file" in args:
+            return _not_modelled("block-commit's backing-file"), state
+        return rules.commit(state, self.node(top), self.node(base), self._options(args))
+
+    def _job_refusal(self, state: tuple, job_id: str, args: dict[str, Any]) -> A.Answer | None:
+        """block_job_create's refusals: the ID (no event), then the speed,
+        checked once the job is created (created, null)."""
+        if not _ID.match(job_id):
+            return A.error(f"Invalid job ID '{job_id}'")
+        if self.rules.job_by_id(state, job_id) is not None:
+            return A.error(f"Job ID '{job_id}' already in use")
+        if args.get("speed", 0) < 0:
+            return A.with_events(A.negative_speed(), self._created_and_gone(job_id))
+        return None
+
+    @staticmethod
+    def _created_and_gone(job_id: str) -> list[dict]:
+        return [status_event(job_id, JobStatus.CREATED), status_event(job_id, JobStatus.NULL)]

@@ -13,7 +13,13 @@ design differs from the seed's (qemu-domain.md §2.5, §5; FACTS §3-§7):
   and an edge check makes sure the record is what the chain said then;
 - the copy-on-read filter is part of the walk a new stream must pass;
 - the graph changes when a job is finalized, never at a cancel;
-- jobs are reported and addressed by job ID, not by device or node name.
+- jobs are reported and addressed by job ID, not by device or node name;
+- a commit below the active layer (FACTS §12.1) holds the device, its top,
+  the nodes down to its base and the base, and lets go of them all when
+  it is cancelled; at its finalize every parent of its top backs onto its
+  base; its data moves down into the base, which changes what the base
+  and the nodes between it and the top read, but never what the active
+  layer reads.
 
 As in :mod:`.block`, each check derives what it needs from the state
 itself (the chain walk, the diff of two states, the verb table of §5.3
@@ -24,7 +30,7 @@ from __future__ import annotations
 
 
 from blockcheck.checker.property import Property, always, leads_to, transition
-from blockcheck.model.qemu72 import AUTO_DISMISS, AUTO_FINALIZE, J_OPTS, JobStatus, nodes_of
+from blockcheck.model.qemu72 import AUTO_DISMISS, AUTO_FINALIZE, FROM_BOTTOM, J_OPTS, JobStatus, nodes_of
 from blockcheck.model.qemu72_model import Qemu72Model
 from blockcheck.model.qemu72_script import Executor72
 from blockcheck.model.state import (
@@ -32,9 +38,11 @@ from blockcheck.model.state import (
     BLOCKERS,
     CANCELLED,
     CHANGES_LEFT,
+    DATA,
     J_BASE,
     J_CURSOR,
     J_FLAGS,
+    J_KIND,
     J_OWNER,
     J_STATUS,
     J_TOP,
@@ -42,6 +50,7 @@ from blockcheck.model.state import (
     NONE,
     REMOVED,
     WRITES_LEFT,
+    Kind,
     between,
     find_job,
     has_cycle,
@@ -64,9 +73,29 @@ REFUSED_ON_JOB_NODES = (
 )
 
 
-def held(job: tuple) -> set[int]:
-    """The nodes a job holds until it is dismissed: its top and its recorded intermediates."""
+def held(job: tuple, root: int) -> set[int]:
+    """The nodes a job holds until it is dismissed: a stream its top and its
+    recorded intermediates; a commit the device (the active layer), its
+    recorded intermediates (the top among them) and its base, unless it was
+    cancelled, which lets go of them all (FACTS §12.1)."""
+    if job[J_KIND] == Kind.COMMIT:
+        return set() if job[J_FLAGS] & CANCELLED else {root, *nodes_of(job), job[J_BASE]}
     return {job[J_TOP], *nodes_of(job)}
+
+
+def parents(backing: tuple, node: int) -> list[int]:
+    """The nodes whose backing link is ``node``."""
+    return [p for p, below in enumerate(backing) if below == node]
+
+
+def promised_links(before: tuple, job: tuple) -> dict[int, int]:
+    """The links a job's completion sets: a stream's top onto what lies below
+    its lowest node then (its base, unless a commit moved the link out of a
+    bottom-form stream's bottom); every parent of a commit's top onto the
+    commit's base."""
+    if job[J_KIND] == Kind.COMMIT:
+        return {p: job[J_BASE] for p in parents(before[BACKING], job[J_TOP])}
+    return {job[J_TOP]: before[BACKING][min((job[J_TOP], *nodes_of(job)))]}
 
 
 CANCELS = ("block-job-cancel", "job-cancel")
@@ -76,10 +105,14 @@ DISMISSES = ("block-job-dismiss", "job-dismiss")
 RUNS = ("job-copy", "block-job-resume", "job-resume")
 
 
+#: Actions whose second item is not a job's owner.
+NOT_JOB_ACTIONS = ("block-stream", "block-commit", "guest-write", "change-backing-file", "blockdev-del")
+
+
 def _own(action: tuple, job: tuple) -> bool:
     """An action of the job itself: its internal step, or a verb addressed to it
     (a change-backing-file names its image, not a job)."""
-    return action[0] not in ("block-stream", "guest-write", "change-backing-file", "blockdev-del") and action[1] == job[J_TOP]
+    return action[0] not in NOT_JOB_ACTIONS and action[1] == job[J_OWNER]
 
 
 def qemu72_properties(model: Qemu72Model) -> list[Property]:
@@ -89,8 +122,14 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
     executor = Executor72(rules)
     initial = model.init_states()[0]
 
-    def job_id(top: int) -> str:
-        return f"stream-{names[top]}"
+    def job_id(job: tuple) -> str:
+        return ("commit-" if job[J_KIND] == Kind.COMMIT else "stream-") + names[job[J_TOP]]
+
+    def started(action: tuple) -> int | None:
+        """The owner of the job a block-stream or block-commit action starts."""
+        if action[0] == "block-stream":
+            return action[1]
+        return action[1] + n if action[0] == "block-commit" else None
 
     # 1. isolation -------------------------------------------------------------------
     def isolation(before: tuple, action: tuple, after: tuple) -> bool:
@@ -99,14 +138,41 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
         changed = touched(before, after, root)
         if action[0] == "guest-write":
             changed.discard(root)
-        return all(_own(action, job) or not (changed & held(job)) for job in before[JOBS])
+        return all(_own(action, job) or not (changed & guarded(job, before, action, after)) for job in before[JOBS])
+
+    def guarded(job: tuple, before: tuple, action: tuple, after: tuple) -> set[int]:
+        """The nodes of ``job`` that ``action`` may not touch: those it holds,
+        but for the links, and headers, a commit's completion re-points (every
+        parent of its top, bdrv_drop_intermediate) where ``job`` froze no
+        link: op blockers guard against commands, frozen links against
+        graph changes (FACTS §12.3)."""
+        nodes = held(job, root)
+        moved = finalized(before, action, after) or {}
+        loose = {node for node in moved if before[DATA][node] == after[DATA][node]} - frozen(job)
+        return nodes - loose
+
+    def frozen(job: tuple) -> set[int]:
+        """The nodes whose backing link ``job`` keeps frozen: while it is live,
+        a commit its top and the nodes down to its base; a stream its top and
+        its intermediates, but for a bottom-form stream's bottom, whose link
+        out that form leaves free (stream_start freezes down to the base's
+        overlay; a concluded job has unfrozen them all)."""
+        if job[J_STATUS] not in (S.RUNNING, S.PAUSED, S.PENDING):
+            return set()
+        if job[J_KIND] == Kind.COMMIT:
+            return set(nodes_of(job))
+        nodes = {job[J_TOP], *nodes_of(job)}
+        return nodes - {min(nodes)} if job[J_OPTS] & FROM_BOTTOM else nodes
 
     def recorded_nodes_match_chain(before: tuple, action: tuple, after: tuple) -> bool:
-        if action[0] != "block-stream" or before[JOBS] == after[JOBS]:
+        owner = started(action)
+        if owner is None or before[JOBS] == after[JOBS]:
             return True
-        job = find_job(after[JOBS], action[1])
+        job = find_job(after[JOBS], owner)
+        top, base = action[1], action[2]
+        expected = set(between(before[BACKING], top, base)) | ({top} if action[0] == "block-commit" else set())
         # a job started with QEMU's defaults may be gone already (nothing to copy)
-        return job is None or set(nodes_of(job)) == set(between(before[BACKING], action[1], action[2]))
+        return job is None or set(nodes_of(job)) == expected
 
     # change-backing-file of a held node, sent through the root, when the
     # scenario lets the user send it; asked with the rewrite budget refilled,
@@ -121,7 +187,7 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
     def refused_on_held_nodes(state: tuple) -> bool:
         budget = put(state, CHANGES_LEFT, 1)
         for job in state[JOBS]:
-            for node in held(job):
+            for node in held(job, root):
                 for command, arg in REFUSED_ON_JOB_NODES:
                     line = {"execute": command, "arguments": {arg: names[node]}}
                     if executor.run(state, line)[0].ok:
@@ -141,20 +207,21 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
             return True
         top, base, bottom = action[1], action[2], action[4]
         walked = (top, *between(before[BACKING], top, base))
-        if any(node in held(job) for job in before[JOBS] for node in walked):
+        if any(node in held(job, root) for job in before[JOBS] for node in walked):
             return False
-        # a live job's filter sits right above its top: a walk to that top
-        # crosses it, unless the walk ends at the stream's bottom, above it
-        live = [j for j in before[JOBS] if j[J_STATUS] in (S.RUNNING, S.PAUSED, S.PENDING)]
+        # a live stream's filter, its main node, sits right above its top: a
+        # walk to that top crosses it, unless the walk ends at the stream's
+        # bottom, above it (a commit's filter is not held, FACTS §12.3)
+        live = [j for j in before[JOBS] if j[J_STATUS] in (S.RUNNING, S.PAUSED, S.PENDING) and j[J_KIND] == Kind.STREAM]
         to_base = base != NONE and bottom == NONE
         return not any(j[J_TOP] in walked[1:] or (to_base and j[J_TOP] == base) for j in live)
 
     def jobs_disjoint(state: tuple) -> bool:
         seen: set[int] = set()
         for job in state[JOBS]:
-            if seen & held(job):
+            if seen & held(job, root):
                 return False
-            seen |= held(job)
+            seen |= held(job, root)
         return True
 
     def two_jobs(state: tuple) -> bool:
@@ -162,16 +229,14 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
 
     # 3. cancel-runs-complete -------------------------------------------------------------
     def ends_only_by_dismiss(before: tuple, action: tuple, after: tuple) -> bool:
-        after_tops = {j[J_TOP] for j in after[JOBS]}
+        after_owners = {j[J_OWNER] for j in after[JOBS]}
         for job in before[JOBS]:
-            top = job[J_TOP]
-            if top in after_tops:
+            if job[J_OWNER] in after_owners:
                 continue
-            dismissed = action[0] in DISMISSES and action[1] == top and job[J_STATUS] == S.CONCLUDED
+            dismissed = action[0] in DISMISSES and _own(action, job) and job[J_STATUS] == S.CONCLUDED
             # auto-dismiss: gone with the cancel, or the completion, that concluded it
-            concluded = job[J_OPTS] & AUTO_DISMISS and _own(action, job) and (
-                action[0] in CANCELS or after[BACKING][top] == job[J_BASE]
-            )
+            completed = all(after[BACKING][node] == link for node, link in promised_links(before, job).items())
+            concluded = job[J_OPTS] & AUTO_DISMISS and _own(action, job) and (action[0] in CANCELS or completed)
             if not (dismissed or concluded):
                 return False
         return True
@@ -193,50 +258,60 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
     def blockers_belong_to_jobs(state: tuple) -> bool:
         holders: dict[int, int] = {}
         for job in state[JOBS]:
-            for node in held(job):
+            for node in held(job, root):
                 holders[node] = holders.get(node, 0) + 1
         return all(bool(bits) == (node in holders) for node, bits in enumerate(state[BLOCKERS]))
 
     # 5. chain-integrity -------------------------------------------------------------------
-    def finalized(before: tuple, action: tuple, after: tuple) -> tuple[int, int] | None:
-        """(top, base) of the job this step finalizes, if any: a finalize of
-        a job that copied everything and was not cancelled, or, for a job
-        started with auto-finalize, the step that ended its run (its start,
-        a copy or a resume), which leaves it concluded or, dismissed too, gone."""
-        name, top = action[0], action[1]
+    def finalized(before: tuple, action: tuple, after: tuple) -> dict[int, int] | None:
+        """The links the job this step finalizes promised (:func:`promised_links`),
+        if any: a finalize of a job that copied everything and was not
+        cancelled, or, for a job started with auto-finalize, the step that
+        ended its run (its start, a copy or a resume), which leaves it
+        concluded or, dismissed too, gone."""
+        name, owner = action[0], started(action)
         if name in FINALIZES:
-            job = find_job(before[JOBS], top)
+            job = find_job(before[JOBS], action[1])
             done = job[J_STATUS] == S.PENDING and not job[J_FLAGS] & CANCELLED and job[J_CURSOR] == chunks
-            return (top, job[J_BASE]) if done else None
-        if name == "block-stream":
-            auto, base = action[3] & AUTO_FINALIZE, action[2]
+            return promised_links(before, job) if done else None
+        if owner is not None:
+            top, base, auto = action[1], action[2], action[3] & AUTO_FINALIZE
+            links = {p: base for p in parents(before[BACKING], top)} if name == "block-commit" else {top: base}
         elif name in RUNS:
-            job = find_job(before[JOBS], top)
-            auto, base = job[J_OPTS] & AUTO_FINALIZE and not job[J_FLAGS] & CANCELLED, job[J_BASE]
+            owner, job = action[1], find_job(before[JOBS], action[1])
+            auto = job[J_OPTS] & AUTO_FINALIZE and not job[J_FLAGS] & CANCELLED
+            links = promised_links(before, job)
         else:
             return None
-        now = find_job(after[JOBS], top)
+        now = find_job(after[JOBS], owner)
         ended = now is None or (now[J_STATUS] == S.CONCLUDED and now[J_CURSOR] == chunks)
-        return (top, base) if auto and ended else None
+        return links if auto and ended else None
 
     def links_change_only_at_finalize(before: tuple, action: tuple, after: tuple) -> bool:
-        changed = [i for i in range(n) if before[BACKING][i] != after[BACKING][i]]
+        changed = {i: after[BACKING][i] for i in range(n) if before[BACKING][i] != after[BACKING][i]}
         if not changed:
             return True
         if action[0] == "blockdev-del":
             # only the named node leaves, and only a free one: out of the chain, no parent, no job
             node = action[1]
             free = node not in in_chain(before[BACKING], root) and node not in before[BACKING] and not before[BLOCKERS][node]
-            return changed == [node] and after[BACKING][node] == REMOVED and free
-        job = finalized(before, action, after)
-        return job is not None and changed == [job[0]] and after[BACKING][job[0]] == job[1]
+            return changed == {node: REMOVED} and free
+        return changed == finalized(before, action, after)
 
     def intermediate_link_redirected(state: tuple) -> bool:
         return any(state[BACKING][i] != initial[BACKING][i] for i in range(n - 1))
 
     # 6. guest-view-unchanged ---------------------------------------------------------------
     def views_unchanged(before: tuple, action: tuple, after: tuple) -> bool:
-        return guest_views_unchanged(before, action, after, root)
+        # a commit moves data into its base, so the base and the nodes between
+        # it and the top read more of the top's data (and the top reads the same)
+        commits = [(j[J_TOP], j[J_BASE]) for j in before[JOBS] if j[J_KIND] == Kind.COMMIT]
+        if action[0] == "block-commit":
+            commits.append((action[1], action[2]))  # its start copies the first chunk
+        moved = set()
+        for top, base in commits:
+            moved |= {*between(before[BACKING], top, base), base}
+        return guest_views_unchanged(before, action, after, root, moved)
 
     def stream_finalized_after_guest_write(state: tuple) -> bool:
         return state[WRITES_LEFT] < scenario.guest_writes and state[BACKING] != initial[BACKING]
@@ -247,11 +322,11 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
         if len(tops) != len(set(tops)):
             return False
         reported = sorted((j["device"], j["status"]) for j in rules.query_block_jobs(state))
-        expected = sorted((job_id(j[J_TOP]), S(j[J_STATUS]).name.lower()) for j in state[JOBS])
+        expected = sorted((job_id(j), S(j[J_STATUS]).name.lower()) for j in state[JOBS])
         if reported != expected:
             return False
         for job in state[JOBS]:
-            by_id = {"execute": "block-job-set-speed", "arguments": {"device": job_id(job[J_TOP]), "speed": 0}}
+            by_id = {"execute": "block-job-set-speed", "arguments": {"device": job_id(job), "speed": 0}}
             if executor.run(state, by_id)[0].ok != (job[J_STATUS] in SET_SPEED_OK):
                 return False
             by_node = {"execute": "block-job-set-speed", "arguments": {"device": names[job[J_TOP]], "speed": 0}}
@@ -265,14 +340,14 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
     props = [
         transition(
             "isolation",
-            "while a job exists (until dismissed), no other action changes a node it holds (backing link, on-disk header, contents, new job); the guest may write through its device",
+            "while a job exists (until dismissed), no other action changes a node it holds (backing link, on-disk header, contents, new job); the guest may write through its device, and a commit's completion may re-point the links into its top that the job does not keep frozen",
             isolation,
             witness=concluded_job_holds_detached_node,
             group="isolation",
         ),
         transition(
             "isolation.recorded-nodes",
-            "a new stream job holds exactly the nodes between its top and its base in the chain it started on",
+            "a new job holds exactly the nodes of the chain it started on that it names: a stream those between its top and its base, a commit its top and those down to its base",
             recorded_nodes_match_chain,
             witness=two_jobs,
             group="isolation",
@@ -286,7 +361,7 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
         ),
         transition(
             "blockers-checked-everywhere",
-            "block-stream is accepted only if no node from the top down to the base is held by a job and no live job's filter lies on that walk",
+            "block-stream is accepted only if no node from the top down to the base is held by a job and no live stream's filter lies on that walk",
             stream_refused_when_blocked,
             witness=two_jobs,
             group="blockers-checked-everywhere",
@@ -328,21 +403,21 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
         ),
         transition(
             "chain-integrity",
-            "a backing link changes only when a job that copied everything and was not cancelled is finalized (by block-job-finalize, or with auto-finalize by the step that ended its run): its top's link, to its base; and a node out of the chain that no parent and no job holds leaves when the user deletes it",
+            "a backing link changes only when a job that copied everything and was not cancelled is finalized (by block-job-finalize, or with auto-finalize by the step that ended its run): a stream's top's link, to its base, or every link to a commit's top, to the commit's base; and a node out of the chain that no parent and no job holds leaves when the user deletes it",
             links_change_only_at_finalize,
             witness=intermediate_link_redirected,
             group="chain-integrity",
         ),
         transition(
             "guest-view-unchanged",
-            "what every node in the chain reads is changed by nothing but the guest's own writes",
+            "what every node in the chain reads is changed by nothing but the guest's own writes, and a commit's copies into its base (which only the base and the nodes above it up to the top read)",
             views_unchanged,
             witness=stream_finalized_after_guest_write,
             group="guest-view-unchanged",
         ),
         always(
             "ownership-and-reporting",
-            "at most one job per top; query-block-jobs reports every job until dismissed under its job ID and status; block-job-* reach a job by its ID (as the verb table allows) and never by a node name",
+            "at most one job per ID; query-block-jobs reports every job until dismissed under its job ID and status; block-job-* reach a job by its ID (as the verb table allows) and never by a node name",
             reporting,
             witness=concluded_job_reported,
             group="ownership-and-reporting",
@@ -352,26 +427,35 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
 
 
 def _per_node_liveness(model: Qemu72Model) -> list[Property]:
-    """Per top node, as in :mod:`.block`: fairness is per job, so is the claim."""
+    """Per job, as in :mod:`.block`: fairness is per job, so is the claim.
+    A stream is named by its top (``:D``); a commit, when the scenario
+    sends block-commit, by its ID (``:commit-D``), for every top between
+    the active layer and the bottom."""
+    scenario = model.scenario
+    owners = [(node, name) for node, name in enumerate(scenario.node_names)]
+    if "block-commit" in scenario.commands:
+        n = scenario.chain_length
+        # a commit's top has a base below it and is not the active layer
+        owners += [(node + n, f"commit-{name}") for node, name in enumerate(scenario.node_names) if 0 < node < scenario.root]
     props = []
-    for node, name in enumerate(model.scenario.node_names):
+    for owner, name in owners:
         props.append(
             leads_to(
                 f"cancel-runs-complete.live:{name}",
-                f"once the job on {name} is cancelled it is concluded, and the user dismissing it, it goes",
-                cancelled_on(node),
-                negate(job_on(node)),
-                witness=cancelled_on(node),
+                f"once the job {'' if name.startswith('commit-') else 'on '}{name} is cancelled it is concluded, and the user dismissing it, it goes",
+                cancelled_on(owner),
+                negate(job_on(owner)),
+                witness=cancelled_on(owner),
                 group="cancel-runs-complete",
             )
         )
         props.append(
             leads_to(
                 f"jobs-end:{name}",
-                f"every job on {name} eventually ends, given fair job steps and a user who resumes, finalizes and dismisses",
-                job_on(node),
-                negate(job_on(node)),
-                witness=job_on(node),
+                f"every job {'' if name.startswith('commit-') else 'on '}{name} eventually ends, given fair job steps and a user who resumes, finalizes and dismisses",
+                job_on(owner),
+                negate(job_on(owner)),
+                witness=job_on(owner),
                 group="jobs-end",
             )
         )

@@ -4,9 +4,10 @@ As TLC's trace validation checks a recorded run against a TLA+ spec, this
 checks a log of QEMU 7.2 (:mod:`blockcheck.model.qmp_log`) against the
 model: the chain and its names come from the log's ``blockdev-add`` lines
 (or ``--chain``), and every later command is sent to the model with the
-log's names mapped to the model's (nodes A, B, ... from the base up; the job
-on node X ``stream-X``, its named filter ``stream-X-cor``; image file names
-``X.qcow2``).  The model follows QEMU's timing (:mod:`blockcheck.model.log_model`):
+log's names mapped to the model's (nodes A, B, ... from the base up; the
+stream of node X ``stream-X``, its named filter ``stream-X-cor``; the commit
+whose top is X ``commit-X``, its named filter ``commit-X-top``; image file
+names ``X.qcow2``).  The model follows QEMU's timing (:mod:`blockcheck.model.log_model`):
 when QEMU's events say a job's run ended, the model ends it too, so nobody
 writes step lines by hand.
 
@@ -50,7 +51,7 @@ from blockcheck.model.qemu72 import JobStatus, filter_node_name
 from blockcheck.model.qemu72_script import Executor72
 from blockcheck.model.qmp_log import ChainSpec, Segment, chain_from_log, comparable_events, read_log
 from blockcheck.model.scenario import DEFAULT_COMMANDS, MAX_JOBS, QMP_FORMS, Scenario
-from blockcheck.model.state import J_STATUS, J_TOP, JOBS, find_job
+from blockcheck.model.state import J_OWNER, J_STATUS, JOBS, find_job
 
 from .qemu72 import qemu72_properties
 
@@ -64,7 +65,7 @@ _AUTO_NAME = re.compile(r"#block\d+")
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9._-]*$")
 _QUOTED = re.compile(r"'([^']*)'")
 #: The model's names of named filters (qemu72.filter_node_name), quoted or not.
-_FILTER_NAME = re.compile(r"(?<!')\bstream-[A-H]-cor\b(?!')")
+_FILTER_NAME = re.compile(r"(?<!')\b(?:stream-[A-H]-cor|commit-[A-H]-top)\b(?!')")
 
 
 @dataclass
@@ -264,39 +265,43 @@ class Validator:
         if end_first:
             for job in state[JOBS]:
                 log_id = self._log_id(job, temporary)
-                if self._ended(qemu, log_id, len(self.model_due.get(log_id, []))) and self._running(state, job[J_TOP]):
-                    after, more = self.rules.end_run(state, job[J_TOP])
-                    ended_first.append((state, job[J_TOP], after))
+                if self._ended(qemu, log_id, len(self.model_due.get(log_id, []))) and self._running(state, job[J_OWNER]):
+                    after, more = self.rules.end_run(state, job[J_OWNER])
+                    ended_first.append((state, job[J_OWNER], after))
                     state, early = after, early + more
         answer, commanded = self.executor.execute(state, line)
         events, after, ended_after = early + list(answer.events), commanded, []
         for job in commanded[JOBS]:
             log_id = self._log_id(job, temporary)
-            done = len(self.model_due.get(log_id, [])) + len(comparable_events(events, PROGRESS)[0].get(self.rules.job_id(job[J_TOP]), []))
-            if self._ended(qemu, log_id, done) and self._running(after, job[J_TOP]):
-                nxt, more = self.rules.end_run(after, job[J_TOP])
-                ended_after.append((after, job[J_TOP], nxt))
+            done = len(self.model_due.get(log_id, [])) + len(comparable_events(events, PROGRESS)[0].get(self.rules.job_id(job[J_OWNER]), []))
+            if self._ended(qemu, log_id, done) and self._running(after, job[J_OWNER]):
+                nxt, more = self.rules.end_run(after, job[J_OWNER])
+                ended_after.append((after, job[J_OWNER], nxt))
                 after, events = nxt, events + more
         per_job = comparable_events(events, PROGRESS)[0]
         mine = {self.names.log_value(job, temporary): self.names.log_value(seq, temporary) for job, seq in per_job.items()}
         return _Path(answer, state, commanded, after, mine, ended_first, ended_after)
 
     def _log_id(self, job: tuple, temporary: dict[str, str]) -> str:
-        return self.names.log_value(self.rules.job_id(job[J_TOP]), temporary)
+        return self.names.log_value(self.rules.job_id(job[J_OWNER]), temporary)
 
     def _job_names(self, segment: Segment, state: tuple) -> dict[str, str]:
         """Log job IDs and filter names -> the model's, for this command: the
-        jobs started so far, and for a block-stream its own job and filter."""
+        jobs started so far, and for a block-stream or block-commit its own
+        job and filter (a commit is named by its top)."""
         names = dict(self.jobs)
-        if segment.name != "block-stream":
+        if segment.name not in ("block-stream", "block-commit"):
             return names
         args = segment.arguments
-        device = args.get("device")
+        device = args.get("top-node", args.get("device")) if segment.name == "block-commit" else args.get("device")
         top = self.names.to_model.get(device) if isinstance(device, str) else None
         if top not in self.rules.names:
             top = None
         job_id = args.get("job-id")
-        own = self.rules.job_id(self.rules.names.index(top)) if top is not None else None
+        own = None
+        if top is not None:
+            node = self.rules.names.index(top)
+            own = self.rules.job_id(self.rules.commit_owner(node) if segment.name == "block-commit" else node)
         # a top with a job already is busy: QEMU refuses before it reads the ID
         if own is not None and own not in names.values() and isinstance(job_id, str) and _ID.match(job_id) \
                 and job_id not in names:
@@ -308,9 +313,9 @@ class Validator:
 
     def _keep_job_names(self, after: tuple, temporary: dict[str, str]) -> None:
         """Keep the names of the jobs that exist now; forget those of freed ones."""
-        alive = {self.rules.job_id(j[J_TOP]) for j in after[JOBS]}
+        alive = {self.rules.job_id(j[J_OWNER]) for j in after[JOBS]}
         self.jobs = {log: model for log, model in temporary.items()
-                     if model in alive or model.removesuffix("-cor") in alive}
+                     if model in alive or model.removesuffix("-cor") in alive or model.removesuffix("-top") in alive}
 
     # -- following QEMU's timing --------------------------------------------------------
     def _ended(self, qemu: dict[str, list[Any]], job: str, done: int) -> bool:
@@ -318,8 +323,8 @@ class Validator:
         seq = qemu.get(job, [])
         return len(seq) > done and seq[done] == ("JOB_STATUS_CHANGE", {"id": job, "status": "waiting"})
 
-    def _running(self, state: tuple, top: int) -> bool:
-        job = find_job(state[JOBS], top)
+    def _running(self, state: tuple, owner: int) -> bool:
+        job = find_job(state[JOBS], owner)
         return job is not None and job[J_STATUS] == JobStatus.RUNNING
 
     # -- comparisons and checks ------------------------------------------------------------

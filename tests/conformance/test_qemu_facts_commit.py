@@ -1018,3 +1018,51 @@ def test_12_blockdev_snapshot_above_the_active_layer(make_chain, job):
     assert q.view("F") == VIEWS["E"]
     q.stop()
     assert q.disk_backing("F") is None
+
+
+# ==========================================================================
+# 12.7 a commit and a stream above it
+
+
+def test_12_a_stream_onto_a_running_commits_top_cannot_freeze_the_link_into_its_filter(make_chain):
+    """Stream D base-node C while commit E top C <- base B runs: the stream
+    would freeze D's link into the commit's filter, which is never frozen
+    (commit_top's never_freeze).  With bottom D it freezes no link and is
+    accepted."""
+    q = make_chain(alloc=LAYOUT, clusters=N)
+    assert q.execute("block-commit", commit("B", "C", speed=1, **{"auto-finalize": False})) == OK
+    q.settle("c")
+    assert q.execute("block-stream", {"job-id": "s", "device": "D", "base-node": "C"}) == err(
+        "Cannot freeze 'backing' link to '#blockN'")
+    assert q.execute("block-stream", {"job-id": "s", "device": "D", "base-node": "B"}) == busy("C")
+    assert q.execute("block-stream", {"job-id": "s", "device": "D", "bottom": "D", "speed": 1,
+                                      "auto-finalize": False}) == OK
+
+
+def test_12_a_commits_finalize_moves_a_node_another_job_holds(make_chain):
+    """Commit E top C <- base B (auto-finalize false), then stream D bottom D
+    (holds D, freezes no link).  The commit's finalize re-points D, the
+    stream's top, onto B, live and in D's header.  The stream then finishes
+    onto what lies below D at its end, B: stream_prepare reads its base
+    there.  While the finalized commit waits to be dismissed, B's newest
+    op blocker is D's backing blocker, set when D was re-attached, not the
+    job's."""
+    q = make_chain(alloc=LAYOUT, clusters=N)
+    assert q.execute("block-commit", commit("B", "C", speed=0, **{"auto-finalize": False,
+                                                                  "auto-dismiss": False})) == OK
+    q.wait_status("c", "pending")
+    assert q.execute("block-stream", {"job-id": "s", "device": "D", "bottom": "D", "speed": 0,
+                                      "auto-finalize": False, "auto-dismiss": False}) == OK
+    q.wait_status("s", "pending")
+    assert q.execute("block-job-finalize", {"id": "c"}) == OK
+    q.wait_status("c", "concluded")
+    assert q.graph() == {"#blockN": "D", "E": "#blockN", "D": "B", "C": "B", "B": "A", "A": None}
+    assert q.execute("blockdev-del", {"node-name": "B"}) == backing_hd("B", "D")
+    assert q.execute("blockdev-del", {"node-name": "C"}) == busy("C")
+    assert q.execute("block-job-finalize", {"id": "s"}) == OK
+    q.wait_status("s", "concluded")
+    assert q.graph() == {"#blockN": None, "E": "D", "D": "B", "C": "B", "B": "A", "A": None}
+    for job in ("c", "s"):
+        assert q.execute("block-job-dismiss", {"id": job}) == OK
+    q.stop()
+    assert q.disk_backing("D") == json_name(q, "BA")
