@@ -23,7 +23,7 @@ For each command the validator compares, in the log's names:
 - then every invariant of :func:`.qemu72.qemu72_properties` on the state
   reached, and every transition property on each step whose model action it
   can name.  The scenario's commands are the default ones, and
-  change-backing-file and blockdev-del when the log sends them: so the
+  block-commit, change-backing-file and blockdev-del when the log sends them: so the
   properties that ask what QEMU would answer (``isolation.guarded-ops``)
   ask about the commands the log's user sends.  Liveness needs infinite runs, so a log, finite, is not checked
   for it; the data properties hold trivially, the log carrying no data.
@@ -58,14 +58,15 @@ from .qemu72 import qemu72_properties
 #: Fields of events and job lists that depend on the images, not on the rules.
 PROGRESS = frozenset({"len", "offset", "speed", "current-progress", "total-progress", "busy"})
 #: Commands the scenario adds when the log sends them (the properties then ask about them too).
-OPTIONAL_COMMANDS = ("change-backing-file", "blockdev-del")
+OPTIONAL_COMMANDS = ("block-commit", "change-backing-file", "blockdev-del")
 #: Commands that never change what the model tracks: passed over when the model does not answer them.
 READ_ONLY = ("query-", "x-debug-query-")
 _AUTO_NAME = re.compile(r"#block\d+")
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9._-]*$")
-_QUOTED = re.compile(r"'([^']*)'")
-#: The model's names of named filters (qemu72.filter_node_name), quoted or not.
-_FILTER_NAME = re.compile(r"(?<!')\b(?:stream-[A-H]-cor|commit-[A-H]-top)\b(?!')")
+#: The names in a model text: quoted ones, the unquoted node of ``Node X is
+#: in use``, and the model's names of named filters (qemu72.filter_node_name).
+_NAMES = re.compile(r"'(?P<quoted>[^']*)'|(?<=Node )(?P<in_use>\S+)(?= is in use)"
+                    r"|(?P<filter>\b(?:stream-[A-H]-cor|commit-[A-H]-top)\b)")
 
 
 @dataclass
@@ -124,13 +125,18 @@ class Names:
         return {k: names.get(v, v) if isinstance(v, str) else v for k, v in args.items()}
 
     def log_text(self, text: str, temporary: dict[str, str]) -> str:
-        """A model text in the log's names: quoted names, and named filters
-        anywhere (QEMU prints ``Node NAME is in use`` without quotes).  One
-        pass, so a log that calls its base "B" and the model's B "A" cannot
-        have a name replaced twice."""
+        """A model text in the log's names: quoted names, the node of ``Node
+        NAME is in use`` (QEMU prints it without quotes), and named filters
+        anywhere.  One pass, so a log that calls its base "B" and the model's
+        B "A" cannot have a name replaced twice."""
         back = {model: log for log, model in {**self.to_model, **temporary}.items()}
-        text = _QUOTED.sub(lambda m: f"'{back.get(m.group(1), m.group(1))}'", text)
-        return _FILTER_NAME.sub(lambda m: back.get(m.group(0), m.group(0)), text)
+
+        def swap(match: re.Match) -> str:
+            if match.group("quoted") is not None:
+                return f"'{back.get(match.group('quoted'), match.group('quoted'))}'"
+            return back.get(match.group(0), match.group(0))
+
+        return _NAMES.sub(swap, text)
 
     def log_value(self, value: Any, temporary: dict[str, str]) -> Any:
         back = {model: log for log, model in {**self.to_model, **temporary}.items()}

@@ -82,7 +82,32 @@ def manual_jobs(q: QemuChain) -> None:
     assert q.jobs() == []
 
 
-@pytest.mark.parametrize("drive", [defaults_then_refusals, manual_jobs])
+def commits(q: QemuChain) -> None:
+    """A commit below the active layer with QEMU's defaults; one with manual
+    finalize and dismiss, refusals while it holds its nodes (a stream that
+    cannot freeze the link into its filter among them), a cancelled one."""
+    q.ok("block-commit", {"job-id": "c1", "device": "top", "top-node": "c", "base-node": "b"})
+    q.wait_gone("c1")
+    q.ok("block-commit", {"job-id": "c2", "device": "top", "top-node": "d", "base-node": "b", "speed": 1,
+                          "auto-finalize": False, "auto-dismiss": False})
+    q.settle("c2")
+    for name, args in [("block-stream", {"job-id": "s", "device": "d"}),
+                       ("blockdev-del", {"node-name": "b"}),
+                       ("block-commit", {"job-id": "c3", "device": "top"})]:
+        assert "error" in q.execute(name, args)
+    q.finish("c2")
+    q.ok("block-job-finalize", {"id": "c2"})
+    q.ok("job-dismiss", {"id": "c2"})
+    q.ok("block-commit", {"job-id": "c4", "device": "top", "top-node": "b", "base-node": "base", "speed": 1,
+                          "auto-dismiss": False})
+    q.settle("c4")
+    q.ok("block-job-cancel", {"device": "c4"})
+    q.wait_status("c4", "concluded")
+    q.ok("block-job-dismiss", {"id": "c4"})
+    assert q.jobs() == []
+
+
+@pytest.mark.parametrize("drive", [defaults_then_refusals, manual_jobs, commits])
 def test_a_recorded_log_validates_line_by_line(make_chain, tmp_path, drive):
     summary = validated(record(make_chain, tmp_path, drive))
     assert summary.startswith("log: every one of ")
