@@ -10,8 +10,8 @@ States must be immutable and *hash-stable*: built only of ints, bools,
 IntEnums, floats, and tuples or frozensets of those.  Python salts the hash
 of ``str`` and ``bytes`` per process (and in 3.11 ``hash(None)`` is an
 address), but not the hash of ints and tuples of ints, so for such states
-the engine's 64-bit fingerprint (:mod:`.fingerprint`: ``hash(state)`` with
--1 told apart from -2) is the same in every process and every run.  Ints
+the engine's 64-bit fingerprint (:mod:`.fingerprint`: Python's hash with -1
+told apart from -2) is the same in every process and every run.  Ints
 must have a magnitude below ``2**61 - 2``: Python hashes ints modulo
 ``2**61 - 1``, so larger ones would share fingerprints with smaller ones.
 :func:`check_hash_stable` enforces both on the states the engine sees
