@@ -27,8 +27,11 @@ with distinct hashes, and states that differ only in atoms at the same
 places never share a fingerprint by construction.  What remains is chance:
 for a hash that behaves as a random 64-bit function, n distinct states
 share some fingerprint with probability at most n(n-1)/2**65, about
-2.7e-8 for 10**6 states and 2.7e-4 for 10**8 (Python's tuple hash is
-xxHash-based, not cryptographic: the figures are the ideal).  Floats that
+2.7e-8 for 10**6 states and 2.7e-4 for 10**8.  A nested part enters the
+hash as its lane modulo ``2**61 - 1``, so m distinct nested parts add at
+most m(m-1)/2**62 (about 1e-10 for the 25,000 parts of the block model's
+default scenario).  Python's tuple hash is xxHash-based, not
+cryptographic: the figures are the ideal it approaches.  Floats that
 are not whole numbers are the one exception the API still lets in: their
 hash is their value as a fraction modulo ``2**61 - 1``, so ``hash(0.5) ==
 hash(2**60)``; encode such values as ints.

@@ -12,16 +12,17 @@ over the state's items, with -1 counted as ``2**61 - 2`` and each nested
 tuple or frozenset as its own fingerprint: CPython hashes -1 as it hashes
 -2, inside tuples too, so with plain ``hash(state)`` two states that differ
 only by those two values (the block model's NONE and REMOVED) would share
-a fingerprint and the second would be dropped unseen.  It is the same
-in every process for the state types the model API allows, which also keeps
+a fingerprint and the second would be dropped unseen.  It is the same in
+every process for the state types the model API allows, which also keeps
 ints below ``2**61 - 2`` in magnitude, so two distinct states share a
-fingerprint only by chance: for n states, with probability at most
-n(n-1)/2**65 (about n**2 / 2**65), 2.7e-8 for 10**6 states and 2.7e-4 for
-10**8.  Such a chance collision would still drop a state unseen; the search
-cannot tell, as it keeps no states, so the bound is what the count rests
-on (``Stats.collision_probability`` is TLC's estimate for one run).  The
+fingerprint only by chance: for n states with probability about
+n(n-1)/2**65, 2.7e-8 for 10**6 states and 2.7e-4 for 10**8 (plus a like,
+smaller term for the distinct nested parts, see the module).  Such a
+collision would still drop a state unseen, and the search, keeping no
+states, cannot tell; the bound is what its count rests on
+(``Stats.collision_probability`` is TLC's estimate for one run).  The
 fingerprint is computed once per successor, for the visited set and the
-graph alike; with a memo of the items' parts it costs about three times
+graph alike; with a memo of the states' parts it costs about three times
 ``hash(state)``.
 
 The loop in :meth:`_Search._loop` is the program's hot spot, written for
