@@ -10,10 +10,13 @@ States must be immutable and *hash-stable*: built only of ints, bools,
 IntEnums, floats, and tuples or frozensets of those.  Python salts the hash
 of ``str`` and ``bytes`` per process (and in 3.11 ``hash(None)`` is an
 address), but not the hash of ints and tuples of ints, so for such states
-``hash(state)`` is a 64-bit fingerprint that is the same in every process
-and every run.  :func:`check_hash_stable` enforces this on the states the
-engine sees first, so a wrong state type fails at once, not as a
-count that drifts between runs.
+the engine's 64-bit fingerprint (:mod:`.fingerprint`: Python's hash with -1
+told apart from -2) is the same in every process and every run.  Ints
+must have a magnitude below ``2**61 - 2``: Python hashes ints modulo
+``2**61 - 1``, so larger ones would share fingerprints with smaller ones.
+:func:`check_hash_stable` enforces both on the states the engine sees
+first, so a wrong state type fails at once, not as a count that drifts
+between runs or a state silently dropped.
 
 Actions are any hashable values; by convention a tuple whose first item is
 the action's name, such as ``("copy_chunk", 3)``.  Names are what coverage,
@@ -156,9 +159,16 @@ class Model(ABC):
 
 _STABLE_ATOMS = (bool, int, float)
 
+#: Ints of this magnitude or more are refused: Python hashes an int modulo
+#: 2**61 - 1, and the fingerprint takes 2**61 - 2 to stand for -1.
+INT_LIMIT = 2**61 - 2
+
 
 def check_hash_stable(value: Any, where: str = "state") -> None:
     """Raise ModelDefinitionError unless ``value`` hashes the same in every process.
+
+    Also unless every int in it has a magnitude below INT_LIMIT, where
+    Python's hash, and so the fingerprint, tells ints apart.
 
     >>> check_hash_stable((1, (2, 3), frozenset({4})))
     >>> check_hash_stable((1, "a"))
@@ -167,6 +177,11 @@ def check_hash_stable(value: Any, where: str = "state") -> None:
     blockcheck.checker.api.ModelDefinitionError: state contains a str ('a'), whose hash Python salts per process; encode it as an int (an index or an IntEnum) so fingerprints stay stable across runs
     """
     if isinstance(value, _STABLE_ATOMS):
+        if isinstance(value, int) and not -INT_LIMIT < value < INT_LIMIT:
+            raise ModelDefinitionError(
+                f"{where} contains an int ({value}) of magnitude 2**61 - 2 or more; fingerprints tell ints apart only "
+                "below that (Python hashes ints modulo 2**61 - 1); split it into a tuple of smaller ints"
+            )
         return
     if isinstance(value, (tuple, frozenset)):
         for item in value:

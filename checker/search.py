@@ -1,12 +1,29 @@
 """Breadth-first search over a model's states, checking properties as it goes.
 
 What the search keeps per state is small on purpose: its 64-bit fingerprint
-(``hash(state)``, stable across processes for the state types the model API
-allows) in a set and in a list (the list gives id -> fingerprint, ids being
-BFS order), and its parent's id in an array.  States themselves live only
-in the queue until they are expanded, unless a graph is kept.  Traces are
+in a set and in a list (the list gives id -> fingerprint, ids being BFS
+order), and its parent's id in an array.  States themselves live only in
+the queue until they are expanded, unless a graph is kept.  Traces are
 rebuilt afterwards by re-executing the model along parent links (see
 :mod:`.traces`), so they are shortest and no action is stored.
+
+The fingerprint (:func:`.fingerprint.fingerprint`) is Python's hash taken
+over the state's items, with -1 counted as ``2**61 - 2`` and each nested
+tuple or frozenset as its own fingerprint: CPython hashes -1 as it hashes
+-2, inside tuples too, so with plain ``hash(state)`` two states that differ
+only by those two values (the block model's NONE and REMOVED) would share
+a fingerprint and the second would be dropped unseen.  It is the same in
+every process for the state types the model API allows, which also keeps
+ints below ``2**61 - 2`` in magnitude, so two distinct states share a
+fingerprint only by chance: for n states with probability about
+n(n-1)/2**65, 2.7e-8 for 10**6 states and 2.7e-4 for 10**8 (plus a like,
+smaller term for the distinct nested parts, see the module).  Such a
+collision would still drop a state unseen, and the search, keeping no
+states, cannot tell; the bound is what its count rests on
+(``Stats.collision_probability`` is TLC's estimate for one run).  The
+fingerprint is computed once per successor, for the visited set and the
+graph alike; with a memo of the states' parts it costs about three times
+``hash(state)``.
 
 The loop in :meth:`_Search._loop` is the program's hot spot, written for
 CPython: names bound to locals, one comparison per state for everything
@@ -26,6 +43,7 @@ from operator import itemgetter
 from typing import Any
 
 from .api import Model, ModelDefinitionError, State, check_hash_stable
+from .fingerprint import fingerprint, forget
 from .graph import StateGraph, build_graph
 from .progress import Progress, wanted
 from .property import Kind, Property, check_unique, expectable
@@ -39,6 +57,8 @@ __all__ = ["explore", "replay_actions"]
 HASH_CHECKS = 1000
 #: New states between two looks at the clock (progress) and the bounds.
 CHECK_EVERY = 4096
+
+_state_of = itemgetter(1)
 
 
 def explore(
@@ -105,18 +125,21 @@ def explore(
         keep_graph=keep_graph or bool(liveness),
         progress=Progress(wanted(progress, quiet)),
     )
-    search.run()
-    graph = search.graph() if search.keeps_graph and search.stop is not StopReason.INTERRUPTED else None
-    return assemble(
-        model,
-        props,
-        search.findings(),
-        graph,
-        stop=search.stop,
-        stop_at_first=stop_at_first,
-        expected=expected_names,
-        started=started,
-    )
+    try:
+        search.run()
+        graph = search.graph() if search.keeps_graph and search.stop is not StopReason.INTERRUPTED else None
+        return assemble(
+            model,
+            props,
+            search.findings(),
+            graph,
+            stop=search.stop,
+            stop_at_first=stop_at_first,
+            expected=expected_names,
+            started=started,
+        )
+    finally:
+        forget()
 
 
 class _Stop(BaseException):
@@ -246,6 +269,7 @@ class _Search:
 
     def _loop(self) -> None:
         successors = self.model.successors
+        fp = fingerprint
         seen = self.seen
         add_seen = seen.add
         add_fp = self.fingerprints.append
@@ -258,6 +282,7 @@ class _Search:
         found_get = found.get
         count = _count_elements
         action_of = itemgetter(0)
+        next_ft = None
         invariants = self.invariants
         pending = self.pending
         transitions = self.transitions
@@ -276,7 +301,7 @@ class _Search:
                 if type(pairs) is not list:
                     pairs = list(pairs)
                 if record is not None:
-                    record(pairs)
+                    next_ft = iter(record(pairs)).__next__
                 if not pairs:
                     self._dead_end(s, p)
                     continue
@@ -284,7 +309,12 @@ class _Search:
                 if transitions:
                     transitions = self._check_edges(s, p, pairs, transitions)
                 for a, t in pairs:
-                    ft = hash(t)
+                    if next_ft is not None:
+                        ft = next_ft()  # computed for the graph already
+                    elif type(t) is int and t != -1:
+                        ft = hash(t)  # what fp(t) gives, without the call
+                    else:
+                        ft = fp(t)
                     if ft in seen:
                         continue
                     if n == checkpoint:
@@ -386,17 +416,23 @@ class _Search:
         self.reached[prop.name, role] = n
         return [c for c in pending if c[1] is not prop or c[2] != role]
 
-    def _record_edges(self, pairs: list) -> None:
-        """Append the out-edges of the state being expanded, for the graph."""
+    def _record_edges(self, pairs: list) -> list[int]:
+        """Append the out-edges of the state being expanded, for the graph.
+
+        Returns the targets' fingerprints, which the loop then uses rather
+        than computing them a second time.
+        """
+        fts = list(map(fingerprint, map(_state_of, pairs)))
         self.offsets.append(len(self.target_fps))
-        self.target_fps.extend([hash(t) for _, t in pairs])
+        self.target_fps.extend(fts)
         self.action_ids.extend(map(self.numbering.__getitem__, [a for a, _ in pairs]))
+        return fts
 
     # -- errors -------------------------------------------------------------
 
     def _fingerprint(self, state: State, what: str) -> int:
         try:
-            return hash(state)
+            return fingerprint(state)
         except TypeError as exc:
             raise ModelDefinitionError(
                 f"{self.model.name}: {what} is not hashable ({exc}); build states from ints, tuples and frozensets"

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .api import Action, Model, ModelDefinitionError, State
+from .fingerprint import fingerprint
 from .result import Step
 
 
@@ -36,13 +37,13 @@ def shortest_trace(model: Model, fingerprints: Sequence[int], parents: Sequence[
     """
     ids = chain(parents, ident)
     first = fingerprints[ids[0]]
-    state = next((s for s in model.init_states() if hash(s) == first), None)
+    state = next((s for s in model.init_states() if fingerprint(s) == first), None)
     if state is None:
         raise _not_deterministic(model, "no initial state has the fingerprint the search recorded")
     steps = [Step(None, state)]
     for target in ids[1:]:
         fp = fingerprints[target]
-        found = next(((a, t) for a, t in model.successors(state) if hash(t) == fp), None)
+        found = next(((a, t) for a, t in model.successors(state) if fingerprint(t) == fp), None)
         if found is None:
             raise _not_deterministic(model, f"no successor of {model.format_state(state)} matches the one the search found")
         action, state = found

@@ -1,7 +1,8 @@
 """Same inputs, same counts and traces, whatever PYTHONHASHSEED says.
 
-Fingerprints are ``hash(state)``; the engine relies on CPython not salting
-the hash of ints and tuples of ints.  Action names are strings, whose hash
+Fingerprints are Python's hash with -1 told apart from -2
+(checker/fingerprint.py); the engine relies on CPython not salting the hash
+of ints and tuples of ints.  Action names are strings, whose hash
 *is* salted, so anything the engine ordered by a set of actions would show
 up here as a difference between two processes.
 """

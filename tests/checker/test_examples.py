@@ -110,7 +110,7 @@ def test_example_doctests(name):
     assert doctest.testmod(module).failed == 0
 
 
-@pytest.mark.parametrize("name", ["graph", "traces", "liveness", "progress", "api", "property"])
+@pytest.mark.parametrize("name", ["graph", "traces", "liveness", "progress", "api", "property", "fingerprint"])
 def test_checker_doctests(name):
     module = importlib.import_module(f"blockcheck.checker.{name}")
     assert doctest.testmod(module).failed == 0
