@@ -320,8 +320,9 @@ class Qemu72Rules(SeedRules):
         """Start ``stream-<top>`` down to ``base`` (NONE: the whole chain).
 
         The caller has resolved the names, so what is left is the blocker
-        walk and the chain's freeze, then the job: its blockers on the top and every node between
-        top and base (not the base), and its first advance.  ``opts`` are
+        walk and the chain's freeze, then the job: its blockers on the top
+        and every node between top and base (not the base), and its first
+        advance.  ``opts`` are
         the option bits (AUTO_FINALIZE, ...); ``bottom`` is the node the
         stream named as ``bottom`` (its base is the node below it), NONE
         when it named a ``base-node`` or nothing.
@@ -360,9 +361,10 @@ class Qemu72Rules(SeedRules):
         """Start ``commit-<top>`` into ``base`` with the device the active layer
         and ``top`` below it.  The caller has resolved the names, so what is
         left is qmp_block_commit's root check of the device (qmp_get_root_bs),
-        its op-blocker checks (the walk, then the top's overlay), then the job (commit_start): it holds the device,
-        the top and every node down to the base (the intermediate nodes),
-        and the base; its first advance copies the first chunk.  Its ID must
+        its op-blocker checks (the walk, then the top's overlay), then the
+        job (commit_start): it holds the device, the top and every node down
+        to the base (the intermediate nodes), and the base; its first
+        advance copies the first chunk.  Its ID must
         be free (block_job_create), which a concluded commit of the same top
         may not be, as it holds no node once cancelled."""
         if not self.is_root(state, self.names[self.root]):
@@ -472,7 +474,7 @@ class Qemu72Rules(SeedRules):
         if job[J_KIND] == Kind.COMMIT:
             moved = {p for p, below in enumerate(state[BACKING]) if below == top}
         else:
-            # the base is read now, below the stream's lowest node (FACTS §12.3:
+            # the base is read now, below the stream's lowest node (FACTS §12.7:
             # a commit's finalize may have moved it under a bottom-form stream)
             moved, base = {top}, state[BACKING][min((top, *nodes_of(job)))]
         state = put(state, BACKING, tuple(base if i in moved else b for i, b in enumerate(state[BACKING])))
@@ -500,8 +502,8 @@ class Qemu72Rules(SeedRules):
         status = S(job[J_STATUS])
         return None if status in VERBS[verb] else verb_refused(self.job_id(job[J_OWNER]), status, verb)
 
-    def cancel(self, state: tuple, top: int, force: bool) -> Step:
-        """Cancel (``top`` is the job's owner): refused on a user-paused job
+    def cancel(self, state: tuple, owner: int, force: bool) -> Step:
+        """Cancel the job of ``owner``: refused on a user-paused job
         without force (qmp_block_job_cancel checks before the verb table);
         otherwise every cancel of a stream or a commit is a force cancel that
         aborts at once, without prepare, so the graph never changes, even in
@@ -510,15 +512,15 @@ class Qemu72Rules(SeedRules):
         ``job-cancel``, which has no such check (FACTS §4).  A commit lets go
         of its nodes as it aborts (commit_abort: block_job_remove_all_bdrv),
         so its CONCLUDED job holds none (FACTS §12.1)."""
-        job, refusal = self._find(state, top)
+        job, refusal = self._find(state, owner)
         if refusal:
             return refusal, state
         if job[J_STATUS] == S.PAUSED and not force:
-            return A.job_paused(self.job_id(top)), state
+            return A.job_paused(self.job_id(owner)), state
         refusal = self._verb(job, "cancel")
         if refusal:
             return refusal, state
-        job_id = self.job_id(top)
+        job_id = self.job_id(owner)
         events = [status_event(job_id, S.RUNNING)] if job[J_STATUS] == S.PAUSED else []
         events += [status_event(job_id, S.ABORTING), self._block_job_event("BLOCK_JOB_CANCELLED", job)]
         if job[J_KIND] == Kind.COMMIT:
@@ -526,9 +528,9 @@ class Qemu72Rules(SeedRules):
         state = self._conclude(state, job, self._set(job, J_FLAGS, job[J_FLAGS] | CANCELLED), events)
         return A.with_events(A.OK, events), state
 
-    def pause(self, state: tuple, top: int) -> Step:
+    def pause(self, state: tuple, owner: int) -> Step:
         """Verb table first, then "Job is already paused" (§5.3)."""
-        job, refusal = self._find(state, top)
+        job, refusal = self._find(state, owner)
         if refusal:
             return refusal, state
         refusal = self._verb(job, "pause")
@@ -539,25 +541,25 @@ class Qemu72Rules(SeedRules):
         if job[J_PAUSES] >= self.scenario.pauses_per_job:
             return A.model_limit(f"the scenario allows {self.scenario.pauses_per_job} pause(s) per job"), state
         paused = self._set(job, J_STATUS, S.PAUSED, J_PAUSES, job[J_PAUSES] + 1)
-        events = [status_event(self.job_id(top), S.PAUSED)]
+        events = [status_event(self.job_id(owner), S.PAUSED)]
         return A.with_events(A.OK, events), self._with_job(state, job, paused)
 
-    def resume(self, state: tuple, top: int) -> Step:
+    def resume(self, state: tuple, owner: int) -> Step:
         """"not paused" comes before the verb table (§5.3); the woken job
         advances once before it sleeps again (FACTS §0)."""
-        job, refusal = self._find(state, top)
+        job, refusal = self._find(state, owner)
         if refusal:
             return refusal, state
         if job[J_STATUS] != S.PAUSED:
             return NOT_PAUSED, state
         running = self._set(job, J_STATUS, S.RUNNING)
-        events = [status_event(self.job_id(top), S.RUNNING)]
+        events = [status_event(self.job_id(owner), S.RUNNING)]
         state = self.advance(self._with_job(state, job, running), running, events)
         return A.with_events(A.OK, events), state
 
-    def set_speed(self, state: tuple, top: int, speed: int) -> Step:
+    def set_speed(self, state: tuple, owner: int, speed: int) -> Step:
         """Verb table first, then the sign of the speed (FACTS §5)."""
-        job, refusal = self._find(state, top)
+        job, refusal = self._find(state, owner)
         if refusal:
             return refusal, state
         refusal = self._verb(job, "set-speed")
@@ -565,18 +567,18 @@ class Qemu72Rules(SeedRules):
             return refusal, state
         return (A.negative_speed() if speed < 0 else A.OK), state
 
-    def complete(self, state: tuple, top: int) -> Step:
+    def complete(self, state: tuple, owner: int) -> Step:
         """A stream never becomes READY, so the verb table refuses (FACTS §5)."""
-        job, refusal = self._find(state, top)
+        job, refusal = self._find(state, owner)
         if refusal:
             return refusal, state
-        return self._verb(job, "complete") or A.cannot_complete(self.job_id(top)), state
+        return self._verb(job, "complete") or A.cannot_complete(self.job_id(owner)), state
 
-    def finalize(self, state: tuple, top: int) -> Step:
+    def finalize(self, state: tuple, owner: int) -> Step:
         """PENDING -> the job's completion (:meth:`_complete`).  Only a job
         that copied everything is PENDING (a cancel aborts it, and writes no
         header)."""
-        job, refusal = self._find(state, top)
+        job, refusal = self._find(state, owner)
         if refusal:
             return refusal, state
         refusal = self._verb(job, "finalize")
@@ -586,15 +588,15 @@ class Qemu72Rules(SeedRules):
         state = self._complete(state, job, events)
         return A.with_events(A.OK, events), state
 
-    def dismiss(self, state: tuple, top: int) -> Step:
+    def dismiss(self, state: tuple, owner: int) -> Step:
         """CONCLUDED -> NULL: the job is freed and only now drops its blockers (§2.5)."""
-        job, refusal = self._find(state, top)
+        job, refusal = self._find(state, owner)
         if refusal:
             return refusal, state
         refusal = self._verb(job, "dismiss")
         if refusal:
             return refusal, state
-        events = [status_event(self.job_id(top), S.NULL)]
+        events = [status_event(self.job_id(owner), S.NULL)]
         return A.with_events(A.OK, events), self._with_job(self._unblock(state, job), job, None)
 
     # -- blockdev-del (FACTS §1, §3, §12) -------------------------------------------------

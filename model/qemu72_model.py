@@ -142,14 +142,14 @@ class Qemu72Model(CommandModel):
                     for opts in self._opts:
                         yield ("block-commit", top, base, opts)
         for job in jobs:
-            top = job[J_OWNER]
+            owner = job[J_OWNER]
             if "block-job-cancel" in commands:
-                yield ("block-job-cancel", top, job[J_STATUS] == JobStatus.PAUSED)
+                yield ("block-job-cancel", owner, job[J_STATUS] == JobStatus.PAUSED)
             for verb in PLAIN_VERBS:
                 if verb in commands:
-                    yield (verb, top)
+                    yield (verb, owner)
             for verb in self._generic:
-                yield (verb, top)
+                yield (verb, owner)
         if state[CHANGES_LEFT] and "change-backing-file" in commands:
             # through the root, as in the seed's BlockModel: re-point a chain
             # node's header at another node below it (the same string again

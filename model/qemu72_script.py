@@ -423,18 +423,18 @@ class Executor72:
             if generic:
                 return A.error("Job not found"), state
             return A.error(f"Block job '{job_id}' not found", A.DEVICE_NOT_ACTIVE), state
-        top, verb = job[J_OWNER], name.removeprefix("block-").removeprefix("job-")
+        owner, verb = job[J_OWNER], name.removeprefix("block-").removeprefix("job-")
         if verb == "cancel":
-            return rules.cancel(state, top, generic or args.get("force", False))
+            return rules.cancel(state, owner, generic or args.get("force", False))
         if verb == "set-speed":
-            return rules.set_speed(state, top, args["speed"])
+            return rules.set_speed(state, owner, args["speed"])
         return {
             "pause": rules.pause,
             "resume": rules.resume,
             "complete": rules.complete,
             "finalize": rules.finalize,
             "dismiss": rules.dismiss,
-        }[verb](state, top)
+        }[verb](state, owner)
 
     # -- commands refused on a job's nodes (FACTS §3, §9, §10) ----------------------------
     def _guarded(self, state: tuple, name: str, args: dict[str, Any]) -> A.Answer:
