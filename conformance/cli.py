@@ -35,14 +35,12 @@ from blockcheck.checker.exitcodes import ExitCode
 from blockcheck.checker.result import StopReason
 from blockcheck.checker.search import explore
 from blockcheck.model.qemu72_model import Qemu72Model
-from blockcheck.model.scenario import DEFAULT_COMMANDS, QMP_FORMS, Scenario
+from blockcheck.model.scenario import CONFORM_COMMANDS, QMP_FORMS, Scenario
 from blockcheck.properties.qemu72 import qemu72_properties
 
 from .harness import INSTALL_HINT, missing_binaries
 from .replay import Replayer, ReplayReport
 
-#: What the walks draw from by default: every command the qemu-7.2 profile models.
-CONFORM_COMMANDS = (*DEFAULT_COMMANDS, "block-commit", "change-backing-file", "blockdev-del")
 #: Exit code when QEMU and the model disagree (as the checker's 1x codes).
 DISAGREE = int(ExitCode.LIVENESS)
 #: Exit code when the QEMU binaries are missing (a usage problem).

@@ -67,7 +67,7 @@ from .qemu72 import (
     filter_node_name,
     status_event,
 )
-from .state import BACKING, J_BASE, J_KIND, J_OWNER, J_STATUS, J_TOP, JOBS, NONE, OTHER, REMOVED, Kind, chain_below
+from .state import BACKING, CANCELLED, J_BASE, J_FLAGS, J_KIND, J_OWNER, J_STATUS, J_TOP, JOBS, NONE, OTHER, REMOVED, Kind, chain_below
 
 #: A reference to a job's filter in a script (the replay puts in QEMU's name).
 FILTER_REF = "@filter:"
@@ -377,7 +377,8 @@ class Executor72:
             return A.error(f"{prefix}Invalid node-name: '{name}'")
         if len(name) > 31:
             return A.error(f"{prefix}Node name too long")
-        if name in self.rules.names or name in self.filter_names(state):
+        if self.label(state, name) in self.rules.names or name in self.filter_names(state):
+            # a deleted node's name is free again (FACTS §12.5)
             return A.error(f"{prefix}Duplicate nodes with node-name='{name}'")
         return None
 
@@ -486,7 +487,8 @@ class Executor72:
         reattached = {
             job[J_BASE] if job[J_KIND] == Kind.COMMIT else job[J_TOP]
             for job in state[JOBS]
-            if job[J_STATUS] == JobStatus.CONCLUDED
+            # a cancelled commit re-attached nothing (and holds nothing)
+            if job[J_STATUS] == JobStatus.CONCLUDED and not (job[J_KIND] == Kind.COMMIT and job[J_FLAGS] & CANCELLED)
         }
         if not label.startswith("filter:") and self.node(label) in reattached:
             refusal = self._backing_blocker(state, label)
@@ -610,7 +612,7 @@ class Executor72:
             if top is None:
                 return A.error(f"Cannot find device='' nor node-name='{args['top-node']}'"), state
             if top not in chain:
-                return A.error(f"'{top}' is not in this backing file chain"), state
+                return A.error(f"'{rules.display(state, top)}' is not in this backing file chain"), state
         if "base" in args and "base-node" in args:
             return A.error("'base-node' and 'base' are mutually exclusive"), state
         if "base" in args:

@@ -27,6 +27,8 @@ GRAPH_COMMANDS = (
 )
 
 DEFAULT_COMMANDS = ("block-stream", "block-job-cancel", "block-job-pause", "block-job-resume")
+#: Every command the qemu-7.2 profile models: what ``blockcheck conform``'s walks draw from by default.
+CONFORM_COMMANDS = (*DEFAULT_COMMANDS, "block-commit", "change-backing-file", "blockdev-del")
 
 #: The other ways QEMU 7.2 lets a user start and drive the same jobs, which
 #: the qemu-7.2 profile's search and walks try besides a stream with

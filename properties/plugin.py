@@ -32,7 +32,7 @@ from blockcheck.model.qmp_schema import ScriptError, decode_script
 from blockcheck.model.qemu72_model import Qemu72Model
 from blockcheck.model.qemu72_script import Executor72
 from blockcheck.model.profiles import PROFILES, make_model
-from blockcheck.model.scenario import DEFAULT_COMMANDS, GRAPH_COMMANDS, QMP_FORMS, Scenario, ScenarioError
+from blockcheck.model.scenario import CONFORM_COMMANDS, DEFAULT_COMMANDS, GRAPH_COMMANDS, QMP_FORMS, Scenario, ScenarioError
 from blockcheck.model.variants import VARIANTS
 from blockcheck.reports.files import cannot_write, prepare_dir
 
@@ -163,7 +163,7 @@ class QemuBlockPlugin:
         conform.add_argument(
             "--commands",
             help="comma-separated commands the walks draw from (default: every command the qemu-7.2 profile models: "
-            f"{','.join(DEFAULT_COMMANDS)},change-backing-file,blockdev-del)",
+            f"{','.join(CONFORM_COMMANDS)})",
         )
         conform.set_defaults(handler=run_conform_command)
 
@@ -279,7 +279,7 @@ def _count(text: str) -> int:
 
 
 def run_conform_command(args: argparse.Namespace, plugin: QemuBlockPlugin) -> int:
-    from blockcheck.conformance.cli import CONFORM_COMMANDS, run_conform
+    from blockcheck.conformance.cli import run_conform
     from blockcheck.conformance.harness import INSTALL_HINT, missing_binaries
 
     missing = missing_binaries()

@@ -135,7 +135,8 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
     def isolation(before: tuple, action: tuple, after: tuple) -> bool:
         if not before[JOBS] or before == after:
             return True
-        changed = touched(before, after, root)
+        # touched() names a new job by its owner, which for a commit is its top + n
+        changed = {node % n for node in touched(before, after, root)}
         if action[0] == "guest-write":
             changed.discard(root)
         return all(_own(action, job) or not (changed & guarded(job, before, action, after)) for job in before[JOBS])
@@ -305,7 +306,9 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
     def views_unchanged(before: tuple, action: tuple, after: tuple) -> bool:
         # a commit moves data into its base, so the base and the nodes between
         # it and the top read more of the top's data (and the top reads the same)
-        commits = [(j[J_TOP], j[J_BASE]) for j in before[JOBS] if j[J_KIND] == Kind.COMMIT]
+        # only a commit that may still copy: running, or paused (a resume copies)
+        commits = [(j[J_TOP], j[J_BASE]) for j in before[JOBS]
+                   if j[J_KIND] == Kind.COMMIT and j[J_STATUS] in (S.RUNNING, S.PAUSED)]
         if action[0] == "block-commit":
             commits.append((action[1], action[2]))  # its start copies the first chunk
         moved = set()

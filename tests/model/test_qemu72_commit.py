@@ -320,3 +320,23 @@ def test_a_fault_in_the_commit_rules_is_caught(rules, scenario, caught_by):
     model._executor = Executor72(model.rules)
     result = explore(model, qemu72_properties(model), stop_at_first=False, quiet=True)
     assert caught_by in {p.name for p in result.violations}
+
+
+def test_names_after_a_cancel_a_filter_and_a_deletion(model):
+    """Three answers a review checked on qemu-storage-daemon 7.2: a cancelled
+    commit re-attached nothing, so a later job's blocker on its base is the
+    newest; a filter named as top-node is printed by its name; a deleted
+    node's name is free for a filter."""
+    answers, _, _ = run(model, manual("D", "B"), call("job-cancel", id="commit-D"),
+                        call("block-stream", **{"job-id": "stream-C", "device": "C", "base-node": "A"}),
+                        call("blockdev-del", **{"node-name": "B"}))
+    assert answers[1:] == [OK, OK, busy("B", "stream")]
+    stream = call("block-stream", **{"job-id": "stream-D", "device": "D", "base-node": "B",
+                                     "auto-finalize": False, "auto-dismiss": False})
+    answers, _, _ = run(model, stream, call("job-cancel", id="stream-D"),
+                        call("block-commit", device="E", **{"job-id": "c", "top-node": "@filter:stream-D"}))
+    assert answers[2] == err("'#blockN' is not in this backing file chain")
+    answers, _, _ = run(model, commit("D", "C"), {"step": "job-copy", "job": "commit-D"},
+                        call("blockdev-del", **{"node-name": "D"}), commit("B", "A", **{"filter-node-name": "D"}))
+    assert answers[:3] == [OK, OK, OK]
+    assert answers[3]["error"]["class"] == A.MODEL_LIMIT  # not a duplicate: only the model's own name is modelled
