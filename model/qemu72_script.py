@@ -606,25 +606,17 @@ class Executor72:
         if "top" in args:
             # blockdev-add with an explicit backing gives json: file names (FACTS §12.4)
             return A.error(f"Top image file {args['top']} not found"), state
-        top = root
-        if "top-node" in args:
-            top = self.label(state, args["top-node"])
-            if top is None:
-                return A.error(f"Cannot find device='' nor node-name='{args['top-node']}'"), state
-            if top not in chain:
-                return A.error(f"'{rules.display(state, top)}' is not in this backing file chain"), state
+        top, refusal = self._chain_node(state, args.get("top-node"), chain) if "top-node" in args else (root, None)
+        if refusal:
+            return refusal, state
         if "base" in args and "base-node" in args:
             return A.error("'base-node' and 'base' are mutually exclusive"), state
         if "base" in args:
             return A.error(f"Can't find '{args['base']}' in the backing chain"), state
         below_top = rules.walk(state, top, None)
-        base = below_top[-1]  # bdrv_find_base
-        if "base-node" in args:
-            base = self.label(state, args["base-node"])
-            if base is None:
-                return A.error(f"Cannot find device='' nor node-name='{args['base-node']}'"), state
-            if base not in below_top:
-                return A.error(f"'{rules.display(state, base)}' is not in this backing file chain"), state
+        base, refusal = self._chain_node(state, args["base-node"], below_top) if "base-node" in args else (below_top[-1], None)
+        if refusal:  # no base-node: the bottom of the top's chain (bdrv_find_base)
+            return refusal, state
         if top.startswith("filter:") or base.startswith("filter:"):
             return _not_modelled("a block-commit whose top or base is a filter"), state
         refusal = rules.first_busy(state, rules.commit_walk(state, self.node(top), self.node(base)))
@@ -656,6 +648,16 @@ class Executor72:
         if "backing-file" in args:
             return _not_modelled("block-commit's backing-file"), state
         return rules.commit(state, self.node(top), self.node(base), self._options(args))
+
+    def _chain_node(self, state: tuple, name: str, chain: list[str]) -> tuple[str, A.Answer | None]:
+        """block-commit's ``top-node`` or ``base-node``: a known node
+        (bdrv_lookup_bs), in ``chain`` (bdrv_chain_contains)."""
+        label = self.label(state, name)
+        if label is None:
+            return "", A.error(f"Cannot find device='' nor node-name='{name}'")
+        if label not in chain:
+            return label, A.error(f"'{self.rules.display(state, label)}' is not in this backing file chain")
+        return label, None
 
     def _job_refusal(self, state: tuple, job_id: str, args: dict[str, Any]) -> A.Answer | None:
         """block_job_create's refusals: the ID (no event), then the speed,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Hashable
 
 from blockcheck.checker.api import Fairness, Model
@@ -36,6 +37,18 @@ class TableModel(Model):
 
     def is_terminal(self, state: int) -> bool:
         return state in self.terminal
+
+
+def naive_count(model: Model) -> int:
+    """Reachable states counted by a set of the states themselves (exact: it compares with ==)."""
+    seen = set(model.init_states())
+    queue = deque(seen)
+    while queue:
+        for _, t in model.successors(queue.popleft()):
+            if t not in seen:
+                seen.add(t)
+                queue.append(t)
+    return len(seen)
 
 
 def assert_real_trace(model: Model, trace: Trace) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import enum
 import itertools
-from collections import deque
 
 import pytest
 
@@ -20,7 +19,7 @@ from blockcheck.checker.property import always
 from blockcheck.checker.result import Verdict
 from blockcheck.checker.search import explore
 
-from tests.checker.engine_support import TableModel, assert_real_trace
+from tests.checker.engine_support import TableModel, assert_real_trace, naive_count
 
 #: Each -1 state is reached behind its -2 twin (action order), at the top
 #: level, inside a tuple and inside a frozenset.
@@ -60,18 +59,6 @@ class Slots(Model):
     def next_state(self, state: tuple[int, ...], action: tuple[str, int, int]) -> tuple[int, ...]:
         _, i, v = action
         return state[:i] + (v,) + state[i + 1 :]
-
-
-def naive_count(model: Model) -> int:
-    """Reachable states counted by a set of the states themselves (exact: it compares with ==)."""
-    seen = set(model.init_states())
-    queue = deque(seen)
-    while queue:
-        for _, t in model.successors(queue.popleft()):
-            if t not in seen:
-                seen.add(t)
-                queue.append(t)
-    return len(seen)
 
 
 def test_python_hashes_minus_one_as_minus_two():

@@ -8,13 +8,12 @@ plain set-based BFS over ``BlockModel.successors`` (test below).
 
 from __future__ import annotations
 
-from collections import deque
-
 import pytest
 
 from blockcheck.checker.search import explore
 from blockcheck.model.block_model import BlockModel
 from blockcheck.model.scenario import Scenario
+from tests.checker.engine_support import naive_count
 
 GOLDEN = [
     # (scenario, distinct states, generated successors)
@@ -35,14 +34,7 @@ def test_golden_state_counts(scenario: Scenario, distinct: int, generated: int |
 
 def test_engine_count_matches_a_plain_bfs() -> None:
     model = BlockModel(Scenario(chain_length=3))
-    seen = set(model.init_states())
-    queue = deque(seen)
-    while queue:
-        for _, nxt in model.successors(queue.popleft()):
-            if nxt not in seen:
-                seen.add(nxt)
-                queue.append(nxt)
-    assert len(seen) == explore(model, [], quiet=True).stats.distinct
+    assert naive_count(model) == explore(model, [], quiet=True).stats.distinct
 
 
 def test_every_declared_action_is_enabled_somewhere() -> None:

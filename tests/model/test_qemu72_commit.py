@@ -25,6 +25,7 @@ from blockcheck.model.qemu72_script import Executor72
 from blockcheck.model.scenario import DEFAULT_COMMANDS, Scenario
 from blockcheck.model.state import BACKING, BLOCKERS, DATA, HEADERS, J_KIND, J_STATUS, JOBS, find_job, view
 from blockcheck.properties.qemu72 import qemu72_properties
+from tests.model.test_qemu72_forms import OK, call, err, run, status
 
 A_, B, C, D, E = range(5)
 LEN = 2 * CHUNK_BYTES
@@ -34,20 +35,6 @@ WITH_COMMIT = (*DEFAULT_COMMANDS, "block-commit")
 @pytest.fixture(scope="module")
 def model() -> Qemu72Model:
     return make_model(Scenario(profile="qemu-7.2", commands=WITH_COMMIT))
-
-
-def run(model: Qemu72Model, *lines: dict) -> tuple[list[dict], list[list[dict]], tuple]:
-    """Answers and events of a script from the initial state, and the state after it."""
-    executor, state, answers, events = Executor72(model.rules), model.init_states()[0], [], []
-    for line in lines:
-        answer, state = executor.execute(state, line)
-        answers.append(answer.to_json())
-        events.append(list(answer.events))
-    return answers, events, state
-
-
-def call(name: str, **args: Any) -> dict:
-    return {"execute": name, "arguments": args}
 
 
 def commit(top_node: str | None, base_node: str | None, job: str | None = None, **extra: Any) -> dict:
@@ -63,19 +50,10 @@ def manual(top: str, base: str, **extra: Any) -> dict:
     return commit(top, base, **{"auto-finalize": False, "auto-dismiss": False, **extra})
 
 
-def err(desc: str, cls: str = "GenericError") -> dict:
-    return {"error": {"class": cls, "desc": desc}}
-
-
-def status(job: str, *statuses: str) -> list[dict]:
-    return [{"event": "JOB_STATUS_CHANGE", "data": {"id": job, "status": s}} for s in statuses]
-
-
 def block_event(name: str, job: str, offset: int) -> dict:
     return {"event": name, "data": {"device": job, "len": LEN, "offset": offset, "type": "commit"}}
 
 
-OK = {"return": {}}
 COPY = {"step": "job-copy", "job": "commit-D"}
 
 
