@@ -975,14 +975,17 @@ def test_12_blockdev_add_of_an_overlay_above_the_active_layer(make_chain, job):
 
 
 #: job -> (its arguments, the answer to blockdev-snapshot node E overlay F,
-#: the events: the drains it causes; the two kicks bring the active commit,
-#: which had one run of chunks left, to READY).
+#: the events: the drains it causes, and the events that may follow them).
+#: Each drain wakes the throttled active commit, which then copies one more
+#: run of chunks; whether its last run is copied before the second pause
+#: depends on how the daemon is scheduled, so READY may or may not follow
+#: (it did on an idle machine, not under a loaded CI run).
 SNAPSHOT_JOBS = {
-    "none": (None, OK, []),
+    "none": (None, OK, [], []),
     "stream": (("block-stream", {"device": "D", "base-node": "B", "job-id": "c"}), OK,
-               pairs(2)),
-    "active-commit": (("block-commit", commit("C")), busy("E"), [
-        *pairs(2), *st("c", "ready"), ended("READY", "c", LEN_C, LEN_C, 1)]),
+               pairs(2), []),
+    "active-commit": (("block-commit", commit("C")), busy("E"), pairs(2),
+                      [*st("c", "ready"), ended("READY", "c", LEN_C, LEN_C, 1)]),
 }
 
 
@@ -994,7 +997,7 @@ def test_12_blockdev_snapshot_above_the_active_layer(make_chain, job):
     runs (E is its source).  When accepted, F backs onto E, E is reopened
     read-only, and F's header is not written.  A stream running meanwhile
     ends as without F."""
-    start, answer, events = SNAPSHOT_JOBS[job]
+    start, answer, events, may_follow = SNAPSHOT_JOBS[job]
     q = make_chain(alloc=LAYOUT, clusters=N)
     if start:
         assert q.execute(start[0], {**start[1], "speed": 1}) == OK
@@ -1004,7 +1007,10 @@ def test_12_blockdev_snapshot_above_the_active_layer(make_chain, job):
     graph = q.graph()
     assert q.execute("blockdev-snapshot", {"node": "E", "overlay": "F"}) == answer
     q.pump(0.05)
-    assert q.take_events(at_least=len(events)) == events
+    got = q.take_events(at_least=len(events))
+    assert got[:len(events)] == events
+    after = got[len(events):]
+    assert after == may_follow[:len(after)]
     if answer != OK:
         assert q.graph() == graph and read_only(q) == {
             **RO, "F": False, "#blockN": False, "C": False}
