@@ -50,7 +50,22 @@ answers QEMU 7.2 gave to the harness.  What the profile shares with the seed
    bdrv_drop_intermediate) every parent of the top backs onto the base,
    live and in its header, and the filter goes without a trace; a cancel
    (commit_abort) drops the filter and the job's hold on its nodes at
-   once.  The active commit (a mirror job) is not modelled.
+   once.
+8. The active commit (top = the device, FACTS §12.2, block/mirror.c) is a
+   mirror job of type commit.  Its ``mirror_top`` filter sits above the
+   active layer and is held, as are the active layer, the nodes down to the
+   base and the base.  A wake copies the next run of adjacent chunks some
+   node above the base holds (mirror_iteration); a wake with none left
+   makes it READY (job_transition_to_ready), where it waits for
+   ``block-job-complete`` or a cancel.  Complete, and a cancel without
+   force in READY, end the run (waiting, pending, then finalize); a force
+   cancel, or any cancel before READY, aborts.  Every ending lets go of
+   every node at once (mirror_exit_common).  The pivot moves the active
+   layer's parents onto the base; the model's active layer has none (an
+   overlay added above it is not modelled), so the graph stays as it was.
+   The guest's device moves with the pivot, which the model does not
+   follow: an active commit is started only once the scenario's guest
+   writes are spent.
 """
 
 from __future__ import annotations
@@ -79,6 +94,7 @@ from .state import (
     JOBS,
     NONE,
     REMOVED,
+    WRITES_LEFT,
     Kind,
     between,
     chain_below,
@@ -91,10 +107,20 @@ from .state import (
 J_NODES = 8
 #: Job record field: how the job was started, as bits (below).
 J_OPTS = 9
+#: Job record field: bit c set when chunk c was to copy at the job's start
+#: (an active commit's dirty bitmap, mirror_dirty_init: some node above the
+#: base holds it); 0 for every other job.  Kept because query-block-jobs'
+#: ``len`` is fixed at the start while those nodes may change once the job
+#: has let go of them.
+J_DIRTY = 10
 
 #: Option bits of a job's start (an item of the block-stream and block-commit
 #: actions, J_OPTS of the job).
 AUTO_FINALIZE, AUTO_DISMISS, NAMED_FILTER = 1, 2, 4
+#: J_FLAGS bit (after the seed's CANCELLED and FAILED): ``block-job-complete``
+#: reached the job while it was paused in READY (STANDBY); mirror_complete
+#: sets should_complete and the job completes when it is resumed.
+COMPLETE_ASKED = 4
 #: J_OPTS bit of a stream started with ``bottom``: it froze no link out of
 #: its bottom, so that link may change under it (a commit's finalize), and
 #: its completion follows it (stream_prepare reads the base at the end).
@@ -138,9 +164,12 @@ VERBS: dict[str, frozenset[JobStatus]] = {
     "finalize": frozenset({S.PENDING}),
     "dismiss": frozenset({S.CONCLUDED}),
 }
-#: Statuses in which the job's copy-on-read filter is in the graph (§2.5:
-#: stream_prepare or stream_clean drops it when the job finalizes or aborts).
-FILTER_LIVE = frozenset({S.RUNNING, S.PAUSED, S.PENDING})
+#: Statuses in which the job's filter is in the graph (§2.5: stream_prepare
+#: or stream_clean drops it when the job finalizes or aborts; only an active
+#: commit is ever READY or STANDBY).
+FILTER_LIVE = frozenset({S.RUNNING, S.PAUSED, S.READY, S.STANDBY, S.PENDING})
+#: Statuses of a job paused by the user: PAUSED, or STANDBY in READY.
+USER_PAUSED = frozenset({S.PAUSED, S.STANDBY})
 
 
 # Answers only QEMU 7.2 gives (FACTS §2, §5; §5.3 "Extra conditions").
@@ -196,6 +225,11 @@ class Qemu72Rules(SeedRules):
     def commit_owner(self, top: int) -> int:
         return top + len(self.names)
 
+    def is_active(self, job: tuple) -> bool:
+        """Whether the job is an active commit: a commit whose top is the
+        active layer (point 8)."""
+        return job[J_KIND] == Kind.COMMIT and job[J_TOP] == self.root
+
     def job_by_id(self, state: tuple, job_id: object) -> tuple | None:
         for job in state[JOBS]:
             if self.job_id(job[J_OWNER]) == job_id:
@@ -236,12 +270,13 @@ class Qemu72Rules(SeedRules):
         return out
 
     def blocked(self, state: tuple, label: str) -> bool:
-        """A stream's filter is always blocked by its job (it is the job's main
-        node); a commit's is not held (FACTS §12.1); a node is blocked when a
-        job holds it (§2.3)."""
+        """A stream's filter and an active commit's are always blocked by
+        their job (each is its job's main node); a commit's below the active
+        layer is not held (FACTS §12.1, §12.2); a node is blocked when a job
+        holds it (§2.3)."""
         if label.startswith("filter:"):
             job = self.job_by_id(state, label[len("filter:") :])
-            return job is None or job[J_KIND] == Kind.STREAM
+            return job is None or job[J_KIND] == Kind.STREAM or self.is_active(job)
         return bool(state[BLOCKERS][self.names.index(label)])
 
     def is_root(self, state: tuple, label: str) -> bool:
@@ -337,7 +372,7 @@ class Qemu72Rules(SeedRules):
         nodes = between(state[BACKING], top, base)
         mask = sum(1 << n for n in nodes)
         form = FROM_BOTTOM if bottom != NONE and "block-commit" in self.scenario.commands else 0
-        job = (top, Kind.STREAM, top, base, S.RUNNING, 0, 0, 0, mask, opts | form)
+        job = (top, Kind.STREAM, top, base, S.RUNNING, 0, 0, 0, mask, opts | form, 0)
         state = self._start(state, job, [top, *nodes])
         job_id = self.job_id(top)
         events = [status_event(job_id, S.CREATED), status_event(job_id, S.RUNNING)]
@@ -366,11 +401,14 @@ class Qemu72Rules(SeedRules):
         to the base (the intermediate nodes), and the base; its first
         advance copies the first chunk.  Its ID must
         be free (block_job_create), which a concluded commit of the same top
-        may not be, as it holds no node once cancelled."""
+        may not be, as it holds no node once cancelled.  With ``top`` the
+        active layer it is the active commit (point 8, commit_active_start):
+        no overlay to check, and it holds its filter too."""
         if not self.is_root(state, self.names[self.root]):
             return NEED_ROOT, state
         refusal = self.first_busy(state, self.commit_walk(state, top, base))
-        refusal = refusal or self.first_busy(state, [self.overlay_label(state, top)])
+        if top != self.root:
+            refusal = refusal or self.first_busy(state, [self.overlay_label(state, top)])
         if refusal:
             return refusal, state
         owner = self.commit_owner(top)
@@ -381,8 +419,14 @@ class Qemu72Rules(SeedRules):
         limit = self._job_limit(state)
         if limit:
             return limit, state
+        if top == self.root and state[WRITES_LEFT]:
+            return A.model_limit("an active commit while the scenario's guest writes are not spent (the guest's "
+                                 "device moves to the base at the pivot)"), state
         nodes = (top, *between(state[BACKING], top, base))
-        job = (owner, Kind.COMMIT, top, base, S.RUNNING, 0, 0, 0, sum(1 << n for n in nodes), opts)
+        job = (owner, Kind.COMMIT, top, base, S.RUNNING, 0, 0, 0, sum(1 << n for n in nodes), opts, 0)
+        if top == self.root:
+            dirty = sum(1 << c for c in range(self.chunks) if self.needs_copy(state, job, c))
+            job = self._set(job, J_DIRTY, dirty)
         state = self._start(state, job, [self.root, *nodes, base])
         job_id = self.job_id(job[J_OWNER])
         events = [status_event(job_id, S.CREATED), status_event(job_id, S.RUNNING)]
@@ -416,7 +460,10 @@ class Qemu72Rules(SeedRules):
         """Skip the chunks that need no copy, copy the next one, sleep; the
         last chunk ends the run: the job waits in PENDING, or with
         auto-finalize goes on to finalize (FACTS §0, §5, §11).  The events
-        are appended to ``events``."""
+        are appended to ``events``.  An active commit advances as a mirror
+        does (:meth:`_mirror_advance`)."""
+        if self.is_active(job):
+            return self._mirror_advance(state, job, events)
         cursor, new_data = job[J_CURSOR], state[DATA]
         while cursor < self.chunks:
             value = self.needs_copy(state, job, cursor)
@@ -427,7 +474,30 @@ class Qemu72Rules(SeedRules):
         state = put(state, DATA, new_data)
         if cursor < self.chunks:
             return self._with_job(state, job, self._set(job, J_CURSOR, cursor))
-        pending = self._set(job, J_CURSOR, cursor, J_STATUS, S.PENDING)
+        return self._run_ended(state, job, self._set(job, J_CURSOR, cursor), events)
+
+    def _mirror_advance(self, state: tuple, job: tuple, events: list[dict]) -> tuple:
+        """One wake of an active commit (mirror_run, FACTS §12.2): copy the
+        next run of adjacent chunks some node above the base holds
+        (mirror_iteration takes a contiguous dirty area), then sleep; a wake
+        that finds none left makes the job READY, and it copies no more."""
+        cursor, new_data, dirty = job[J_CURSOR], state[DATA], job[J_DIRTY]
+        while cursor < self.chunks and not dirty >> cursor & 1:
+            cursor += 1
+        if cursor == self.chunks:
+            ready = self._set(job, J_CURSOR, cursor, J_STATUS, S.READY)
+            events += [status_event(self.job_id(job[J_OWNER]), S.READY), self._block_job_event("BLOCK_JOB_READY", ready)]
+            return self._with_job(state, job, ready)
+        while cursor < self.chunks and dirty >> cursor & 1:
+            new_data = _set_chunk(new_data, job[J_BASE], cursor, self.needs_copy(state, job, cursor))
+            cursor += 1
+        return self._with_job(put(state, DATA, new_data), job, self._set(job, J_CURSOR, cursor))
+
+    def _run_ended(self, state: tuple, job: tuple, done: tuple, events: list[dict]) -> tuple:
+        """``job``, now ``done``, has ended its run (job_completed: waiting,
+        pending): it waits in PENDING, or with auto-finalize goes on to
+        finalize (FACTS §5, §11)."""
+        pending = self._set(done, J_STATUS, S.PENDING)
         state = self._with_job(state, job, pending)
         job_id = self.job_id(job[J_OWNER])
         events += [status_event(job_id, S.WAITING), status_event(job_id, S.PENDING)]
@@ -438,7 +508,8 @@ class Qemu72Rules(SeedRules):
 
     def job_steps(self, state: tuple) -> Iterator[tuple]:
         """A running job that is not user-paused can always advance: it sleeps
-        only right after a copy, with chunks left (FACTS §0)."""
+        only right after a copy, with chunks left (FACTS §0), or, an active
+        commit, until it is READY."""
         for job in state[JOBS]:
             if job[J_STATUS] == S.RUNNING:
                 yield ("job-copy", job[J_OWNER])
@@ -468,9 +539,14 @@ class Qemu72Rules(SeedRules):
         whatever it said, so a user's change-backing-file of the top is lost
         (FACTS §8).  commit_prepare (bdrv_drop_intermediate): every parent
         of the commit's top (its filter's parents) backs onto the base, live
-        and in its header, and the filter goes (FACTS §12.1).  Then the job
-        concludes."""
+        and in its header, and the filter goes (FACTS §12.1).  An active
+        commit's (mirror_exit_common) pivots the active layer's parents onto
+        the base, which the model's active layer has none of (point 8), and
+        lets go of every node.  Then the job concludes."""
         top, base = job[J_TOP], job[J_BASE]
+        if self.is_active(job):
+            events.append(self._block_job_event("BLOCK_JOB_COMPLETED", job))
+            return self._conclude(self._unblock(state, job), job, job, events)
         if job[J_KIND] == Kind.COMMIT:
             moved = {p for p, below in enumerate(state[BACKING]) if below == top}
         else:
@@ -511,17 +587,25 @@ class Qemu72Rules(SeedRules):
         (job_cancel_locked), then aborts.  ``force`` is true for
         ``job-cancel``, which has no such check (FACTS §4).  A commit lets go
         of its nodes as it aborts (commit_abort: block_job_remove_all_bdrv),
-        so its CONCLUDED job holds none (FACTS §12.1)."""
+        so its CONCLUDED job holds none (FACTS §12.1).  An active commit in
+        READY cancelled without force completes instead, without the pivot
+        (mirror_cancel, mirror_run: FACTS §12.2); paused in READY (STANDBY)
+        it is resumed to READY first."""
         job, refusal = self._find(state, owner)
         if refusal:
             return refusal, state
-        if job[J_STATUS] == S.PAUSED and not force:
+        if job[J_STATUS] in USER_PAUSED and not force:
             return A.job_paused(self.job_id(owner)), state
         refusal = self._verb(job, "cancel")
         if refusal:
             return refusal, state
         job_id = self.job_id(owner)
-        events = [status_event(job_id, S.RUNNING)] if job[J_STATUS] == S.PAUSED else []
+        if job[J_STATUS] == S.READY and not force:
+            events: list[dict] = []
+            state = self._run_ended(state, job, job, events)
+            return A.with_events(A.OK, events), state
+        resumed = {S.PAUSED: [status_event(job_id, S.RUNNING)], S.STANDBY: [status_event(job_id, S.READY)]}
+        events = resumed.get(job[J_STATUS], [])
         events += [status_event(job_id, S.ABORTING), self._block_job_event("BLOCK_JOB_CANCELLED", job)]
         if job[J_KIND] == Kind.COMMIT:
             state = self._unblock(state, job)
@@ -536,22 +620,32 @@ class Qemu72Rules(SeedRules):
         refusal = self._verb(job, "pause")
         if refusal:
             return refusal, state
-        if job[J_STATUS] == S.PAUSED:
+        if job[J_STATUS] in USER_PAUSED:
             return ALREADY_PAUSED, state
         if job[J_PAUSES] >= self.scenario.pauses_per_job:
             return A.model_limit(f"the scenario allows {self.scenario.pauses_per_job} pause(s) per job"), state
-        paused = self._set(job, J_STATUS, S.PAUSED, J_PAUSES, job[J_PAUSES] + 1)
-        events = [status_event(self.job_id(owner), S.PAUSED)]
+        status = S.STANDBY if job[J_STATUS] == S.READY else S.PAUSED
+        paused = self._set(job, J_STATUS, status, J_PAUSES, job[J_PAUSES] + 1)
+        events = [status_event(self.job_id(owner), status)]
         return A.with_events(A.OK, events), self._with_job(state, job, paused)
 
     def resume(self, state: tuple, owner: int) -> Step:
         """"not paused" comes before the verb table (§5.3); the woken job
-        advances once before it sleeps again (FACTS §0)."""
+        advances once before it sleeps again (FACTS §0).  An active commit
+        paused in READY goes back to READY, and completes if a complete
+        reached it meanwhile (FACTS §12.2)."""
         job, refusal = self._find(state, owner)
         if refusal:
             return refusal, state
-        if job[J_STATUS] != S.PAUSED:
+        if job[J_STATUS] not in USER_PAUSED:
             return NOT_PAUSED, state
+        if job[J_STATUS] == S.STANDBY:
+            ready = self._set(job, J_STATUS, S.READY, J_FLAGS, job[J_FLAGS] & ~COMPLETE_ASKED)
+            events = [status_event(self.job_id(owner), S.READY)]
+            state = self._with_job(state, job, ready)
+            if job[J_FLAGS] & COMPLETE_ASKED:
+                state = self._run_ended(state, ready, ready, events)
+            return A.with_events(A.OK, events), state
         running = self._set(job, J_STATUS, S.RUNNING)
         events = [status_event(self.job_id(owner), S.RUNNING)]
         state = self.advance(self._with_job(state, job, running), running, events)
@@ -568,11 +662,21 @@ class Qemu72Rules(SeedRules):
         return (A.negative_speed() if speed < 0 else A.OK), state
 
     def complete(self, state: tuple, owner: int) -> Step:
-        """A stream never becomes READY, so the verb table refuses (FACTS §5)."""
+        """Only an active commit becomes READY, so the verb table refuses every
+        other job (FACTS §5, §12.1).  In READY the job ends its run at once
+        (mirror_complete wakes it; FACTS §12.2); paused in READY (STANDBY) it
+        is answered without an event and completes when resumed."""
         job, refusal = self._find(state, owner)
         if refusal:
             return refusal, state
-        return self._verb(job, "complete") or A.cannot_complete(self.job_id(owner)), state
+        refusal = self._verb(job, "complete")
+        if refusal:
+            return refusal, state
+        if job[J_STATUS] == S.STANDBY:
+            return A.OK, self._with_job(state, job, self._set(job, J_FLAGS, job[J_FLAGS] | COMPLETE_ASKED))
+        events: list[dict] = []
+        state = self._run_ended(state, job, job, events)
+        return A.with_events(A.OK, events), state
 
     def finalize(self, state: tuple, owner: int) -> Step:
         """PENDING -> the job's completion (:meth:`_complete`).  Only a job
@@ -639,19 +743,29 @@ class Qemu72Rules(SeedRules):
         commit (FACTS §12.1); ``busy`` is false
         because the model is read between commands, when jobs sleep.  The
         model does not track ``speed``, so it is left out.  A cancelled job
-        carries strerror(ECANCELED) as its ``error`` (FACTS §11)."""
-        length = self.chunks * CHUNK_BYTES if job[J_NODES] or job[J_KIND] == Kind.COMMIT else 0
+        carries strerror(ECANCELED) as its ``error`` (FACTS §11).  An active
+        commit counts only the chunks some node above its base holds, its
+        ``len`` and ``offset`` those in all and those copied (FACTS §12.2);
+        it is ``ready`` in READY and STANDBY (job_is_ready)."""
+        status = S(job[J_STATUS])
+        if self.is_active(job):
+            dirty = job[J_DIRTY]
+            length = dirty.bit_count() * CHUNK_BYTES
+            offset = (dirty & ((1 << job[J_CURSOR]) - 1)).bit_count() * CHUNK_BYTES
+        else:
+            length = self.chunks * CHUNK_BYTES if job[J_NODES] or job[J_KIND] == Kind.COMMIT else 0
+            offset = job[J_CURSOR] * CHUNK_BYTES if length else 0
         error = {"error": "Operation canceled"} if job[J_FLAGS] & CANCELLED else {}
         return error | {
             "type": job_type(job),
             "device": self.job_id(job[J_OWNER]),
-            "status": S(job[J_STATUS]).name.lower(),
+            "status": status.name.lower(),
             "len": length,
-            "offset": job[J_CURSOR] * CHUNK_BYTES if length else 0,
+            "offset": offset,
             "busy": False,
-            "paused": job[J_STATUS] == S.PAUSED,
+            "paused": status in USER_PAUSED,
             "io-status": "ok",
-            "ready": False,
+            "ready": status in (S.READY, S.STANDBY),
             "auto-finalize": bool(job[J_OPTS] & AUTO_FINALIZE),
             "auto-dismiss": bool(job[J_OPTS] & AUTO_DISMISS),
         }

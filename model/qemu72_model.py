@@ -18,7 +18,7 @@ from blockcheck.checker.api import Fairness
 from . import answers as A
 from .command_model import CommandModel
 from .commands import format_line
-from .qemu72 import AUTO_DISMISS, AUTO_FINALIZE, NAMED_FILTER, JobStatus, Qemu72Rules, chain_nodes, job_type
+from .qemu72 import AUTO_DISMISS, AUTO_FINALIZE, NAMED_FILTER, USER_PAUSED, JobStatus, Qemu72Rules, chain_nodes, job_type
 from .seed import blocker_bit
 from .qemu72_script import GENERIC_VERBS, Executor72, action_to_line
 from .scenario import Scenario
@@ -52,6 +52,7 @@ USER_ACTIONS = (
     "block-job-cancel",
     "block-job-pause",
     "block-job-resume",
+    "block-job-complete",
     "block-job-finalize",
     "block-job-dismiss",
     "change-backing-file",
@@ -59,13 +60,14 @@ USER_ACTIONS = (
     "guest-write",
 )
 #: The block-job-* verbs whose only argument is the job.
-PLAIN_VERBS = ("block-job-pause", "block-job-resume", "block-job-finalize", "block-job-dismiss")
+PLAIN_VERBS = ("block-job-pause", "block-job-resume", "block-job-complete", "block-job-finalize", "block-job-dismiss")
 #: The option bit each QMP form adds to the streams the model tries.
 FORM_OPTS = {"auto-finalize": AUTO_FINALIZE, "auto-dismiss": AUTO_DISMISS, "filter-node-name": NAMED_FILTER}
 #: Verbs the user is assumed to send eventually when they are enabled:
-#: whoever pauses a job resumes it, and whoever starts a job with
+#: whoever pauses a job resumes it, whoever starts an active commit
+#: completes it once READY, and whoever starts a job with
 #: auto-finalize/auto-dismiss false finalizes and dismisses it.
-FAIR_VERBS = ("block-job-resume", "block-job-finalize", "block-job-dismiss")
+FAIR_VERBS = ("block-job-resume", "block-job-complete", "block-job-finalize", "block-job-dismiss")
 
 
 class Qemu72Model(CommandModel):
@@ -76,6 +78,9 @@ class Qemu72Model(CommandModel):
         self.rules = rules or Qemu72Rules(scenario)
         self.name = f"qemu-block/{scenario.profile}"
         enabled = set(scenario.commands) | {"block-job-finalize", "block-job-dismiss", "guest-write"}
+        if "block-commit" in enabled:
+            # an active commit waits in READY for it (FACTS §12.2)
+            enabled.add("block-job-complete")
         generic = [v for v in GENERIC_VERBS if "job-verbs" in scenario.qmp_forms and f"block-{v}" in enabled]
         self.action_names = tuple(a for a in USER_ACTIONS if a in enabled) + tuple(generic) + ("job-copy",)
         self._commands = frozenset(enabled)
@@ -109,6 +114,7 @@ class Qemu72Model(CommandModel):
         verb = {
             "pause": rules.pause,
             "resume": rules.resume,
+            "complete": rules.complete,
             "finalize": rules.finalize,
             "dismiss": rules.dismiss,
         }[name.removeprefix("block-").removeprefix("job-")]
@@ -120,9 +126,9 @@ class Qemu72Model(CommandModel):
         Streams are offered from every node of the chain to every node below
         it or to the chain's end, in every form the scenario's QMP forms
         allow (option bits, and the base named by its lowest node as
-        ``bottom``); commits below the active layer from every node under it
-        to every node below that, in every form of the option bits; verbs to
-        every job, whatever its status, as block-job-*
+        ``bottom``); commits from every node of the chain (the active layer:
+        an active commit) to every node below it, in every form of the option
+        bits; verbs to every job, whatever its status, as block-job-*
         and (with the job-verbs form) job-*; header rewrites (when enabled)
         of every chain node with a backing link, through the root.
         """
@@ -137,14 +143,17 @@ class Qemu72Model(CommandModel):
                         for bottom in bottoms:
                             yield ("block-stream", top, base, opts, bottom)
         if can_start and "block-commit" in commands:
-            for top in chain_nodes(state, self.rules.root)[1:]:
+            for top in chain_nodes(state, self.rules.root):
                 for base in chain_below(backing, top):
                     for opts in self._opts:
                         yield ("block-commit", top, base, opts)
         for job in jobs:
             owner = job[J_OWNER]
             if "block-job-cancel" in commands:
-                yield ("block-job-cancel", owner, job[J_STATUS] == JobStatus.PAUSED)
+                # force where a paused job needs it; in READY both, which differ (FACTS §12.2)
+                status = job[J_STATUS]
+                for force in (False, True) if status == JobStatus.READY else (status in USER_PAUSED,):
+                    yield ("block-job-cancel", owner, force)
             for verb in PLAIN_VERBS:
                 if verb in commands:
                     yield (verb, owner)

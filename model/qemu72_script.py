@@ -14,7 +14,7 @@ gives it an automatic name (``#block123``), which the replay substitutes.
 profile does not model are answered with the ``ModelLimit`` class; replays
 skip those instead of pretending QEMU would refuse them.  Besides the
 commands that change the state (block-stream, block-commit below the
-active layer, the job verbs, blockdev-del), it answers the refusals of
+active layer and of it, the job verbs, blockdev-del), it answers the refusals of
 FACTS §3, §9, §10 and §12.3 (every command QEMU 7.2 refuses because a job
 holds the node, or because the node is not a root) and
 ``change-backing-file``, every refusal and the accepted header rewrite
@@ -151,7 +151,7 @@ def action_to_line(rules: Qemu72Rules, action: tuple) -> dict[str, Any]:
         if action[2]:
             args["force"] = True
         return {"execute": name, "arguments": args}
-    if name in ("block-job-pause", "block-job-resume"):
+    if name in ("block-job-pause", "block-job-resume", "block-job-complete"):
         return {"execute": name, "arguments": {"device": rules.job_id(action[1])}}
     if name in ("block-job-finalize", "block-job-dismiss"):
         return {"execute": name, "arguments": {"id": rules.job_id(action[1])}}
@@ -184,11 +184,13 @@ def stream_arguments(rules: Qemu72Rules, top: int, base: int, opts: int, bottom:
 
 def commit_arguments(rules: Qemu72Rules, top: int, base: int, opts: int) -> dict[str, Any]:
     """block-commit's arguments for a commit of ``top`` into ``base`` from the
-    active layer, with the option bits ``opts`` (as for a stream)."""
+    active layer, with the option bits ``opts`` (as for a stream); an active
+    commit names no top, as people write it."""
     job_id = rules.job_id(rules.commit_owner(top))
-    args: dict[str, Any] = {"job-id": job_id, "device": rules.names[rules.root],
-                            "top-node": rules.names[top], "base-node": rules.names[base]}
-    return args | _option_arguments(job_id, opts)
+    args: dict[str, Any] = {"job-id": job_id, "device": rules.names[rules.root]}
+    if top != rules.root:
+        args["top-node"] = rules.names[top]
+    return args | {"base-node": rules.names[base]} | _option_arguments(job_id, opts)
 
 
 def _option_arguments(job_id: str, opts: int) -> dict[str, Any]:
@@ -530,12 +532,16 @@ class Executor72:
     def has_backend(self, state: tuple, label: str) -> bool:
         """Whether a job's BlockBackend sits on the node (bdrv_has_blk): a live
         stream's filter (FACTS §3), a live commit's top and base (its ``top``
-        and ``base`` BlockBackends, FACTS §12.3).  A concluded stream's
-        filter has lost it but is still held (FACTS §9)."""
+        and ``base`` BlockBackends, FACTS §12.3), a live active commit's base
+        (its ``target``).  A concluded stream's filter has lost it but is
+        still held (FACTS §9)."""
         for job in state[JOBS]:
             if job[J_STATUS] not in FILTER_LIVE:
                 continue
-            if job[J_KIND] == Kind.COMMIT:
+            if self.rules.is_active(job):
+                if label == self.rules.names[job[J_BASE]]:
+                    return True
+            elif job[J_KIND] == Kind.COMMIT:
                 if label in (self.rules.names[job[J_TOP]], self.rules.names[job[J_BASE]]):
                     return True
             elif label == filter_label(self.rules.job_id(job[J_OWNER])):
@@ -590,9 +596,8 @@ class Executor72:
         active layer: the op blocker of the top's overlay, then the job
         (block_job_create: ID; created, then the speed), then the filter's
         name (created, then the refusal).  The active commit checks the
-        filter's name before its job and speed; it is not modelled once
-        those pass.  Then the model's own names and
-        :meth:`.Qemu72Rules.commit`."""
+        filter's name (no event) before its job and speed.  Then the model's
+        own names and :meth:`.Qemu72Rules.commit`."""
         rules = self.rules
         device = args["device"]
         root = self.label(state, device)
@@ -631,15 +636,18 @@ class Executor72:
             if "backing-file" in args:
                 return A.error("'backing-file' specified, but 'top' is the active layer"), state
             refusal = self._filter_name(state, name, "") if name is not None else None
-            return refusal or self._job_refusal(state, job_id, args) or _not_modelled("the active commit (a mirror job)"), state
-        refusal = rules.first_busy(state, [rules.overlay_label(state, self.node(top))])
-        refusal = refusal or self._job_refusal(state, job_id, args)
-        if refusal:
-            return refusal, state
-        if name is not None:
-            refusal = self._filter_name(state, name, "")
+            refusal = refusal or self._job_refusal(state, job_id, args)
             if refusal:
-                return A.with_events(refusal, self._created_and_gone(job_id)), state
+                return refusal, state
+        else:
+            refusal = rules.first_busy(state, [rules.overlay_label(state, self.node(top))])
+            refusal = refusal or self._job_refusal(state, job_id, args)
+            if refusal:
+                return refusal, state
+            if name is not None:
+                refusal = self._filter_name(state, name, "")
+                if refusal:
+                    return A.with_events(refusal, self._created_and_gone(job_id)), state
         own = rules.job_id(rules.commit_owner(self.node(top)))
         if job_id != own:
             return A.model_limit(f"the model names the commit of {top} {own!r}"), state

@@ -19,7 +19,11 @@ design differs from the seed's (qemu-domain.md §2.5, §5; FACTS §3-§7):
   it is cancelled; at its finalize every parent of its top backs onto its
   base; its data moves down into the base, which changes what the base
   and the nodes between it and the top read, but never what the active
-  layer reads.
+  layer reads;
+- the active commit (FACTS §12.2) holds the same nodes, and lets go of
+  them all however it ends; it ends only from READY (complete, or a cancel
+  without force, which completes it without the pivot) or by an abort,
+  and leaves every backing link as it was.
 
 As in :mod:`.block`, each check derives what it needs from the state
 itself (the chain walk, the diff of two states, the verb table of §5.3
@@ -62,7 +66,10 @@ from .block import cancelled_on, guest_views_unchanged, job_on, negate, touched
 
 S = JobStatus
 #: Statuses in which QEMU 7.2 accepts block-job-set-speed (§5.3).
-SET_SPEED_OK = frozenset({S.RUNNING, S.PAUSED})
+SET_SPEED_OK = frozenset({S.CREATED, S.RUNNING, S.PAUSED, S.READY, S.STANDBY})
+#: Statuses in which a job is live: its filter is in the graph, and it keeps
+#: the links it froze (an active commit alone is ever READY or STANDBY).
+LIVE = frozenset({S.RUNNING, S.PAUSED, S.READY, S.STANDBY, S.PENDING})
 #: Commands FACTS §3 lists as refused on a node a stream job holds.
 REFUSED_ON_JOB_NODES = (
     ("blockdev-del", "node-name"),
@@ -77,9 +84,13 @@ def held(job: tuple, root: int) -> set[int]:
     """The nodes a job holds until it is dismissed: a stream its top and its
     recorded intermediates; a commit the device (the active layer), its
     recorded intermediates (the top among them) and its base, unless it was
-    cancelled, which lets go of them all (FACTS §12.1)."""
+    cancelled, which lets go of them all (FACTS §12.1), or it is an active
+    commit (its top is the device) that has concluded in any way (FACTS
+    §12.2)."""
     if job[J_KIND] == Kind.COMMIT:
-        return set() if job[J_FLAGS] & CANCELLED else {root, *nodes_of(job), job[J_BASE]}
+        if job[J_FLAGS] & CANCELLED or (job[J_TOP] == root and job[J_STATUS] == S.CONCLUDED):
+            return set()
+        return {root, *nodes_of(job), job[J_BASE]}
     return {job[J_TOP], *nodes_of(job)}
 
 
@@ -158,7 +169,7 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
         its intermediates, but for a bottom-form stream's bottom, whose link
         out that form leaves free (stream_start freezes down to the base's
         overlay; a concluded job has unfrozen them all)."""
-        if job[J_STATUS] not in (S.RUNNING, S.PAUSED, S.PENDING):
+        if job[J_STATUS] not in LIVE:
             return set()
         if job[J_KIND] == Kind.COMMIT:
             return set(nodes_of(job))
@@ -235,8 +246,12 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
             if job[J_OWNER] in after_owners:
                 continue
             dismissed = action[0] in DISMISSES and _own(action, job) and job[J_STATUS] == S.CONCLUDED
-            # auto-dismiss: gone with the cancel, or the completion, that concluded it
-            completed = all(after[BACKING][node] == link for node, link in promised_links(before, job).items())
+            # auto-dismiss: gone with the cancel, or the completion, that concluded it;
+            # an active commit completes only once READY (FACTS §12.2)
+            if job[J_KIND] == Kind.COMMIT and job[J_TOP] == root:
+                completed = job[J_STATUS] in (S.READY, S.STANDBY, S.PENDING)
+            else:
+                completed = all(after[BACKING][node] == link for node, link in promised_links(before, job).items())
             concluded = job[J_OPTS] & AUTO_DISMISS and _own(action, job) and (action[0] in CANCELS or completed)
             if not (dismissed or concluded):
                 return False
@@ -245,9 +260,19 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
     def cancel_concludes(before: tuple, action: tuple, after: tuple) -> bool:
         if action[0] not in CANCELS or before == after:
             return True
-        job = find_job(after[JOBS], action[1])
-        if job is None:
-            concluded = bool(find_job(before[JOBS], action[1])[J_OPTS] & AUTO_DISMISS)
+        old, job = find_job(before[JOBS], action[1]), find_job(after[JOBS], action[1])
+        opts = old[J_OPTS]
+        if old[J_STATUS] == S.READY and action[0] == "block-job-cancel" and not action[2]:
+            # a mirror in READY completes instead: its run ends as a complete's would
+            if not opts & AUTO_FINALIZE:
+                ended = job is not None and job[J_STATUS] == S.PENDING
+            elif not opts & AUTO_DISMISS:
+                ended = job is not None and job[J_STATUS] == S.CONCLUDED
+            else:
+                ended = job is None
+            concluded = ended and not (job is not None and job[J_FLAGS] & CANCELLED)
+        elif job is None:
+            concluded = bool(opts & AUTO_DISMISS)
         else:
             concluded = job[J_STATUS] == S.CONCLUDED and bool(job[J_FLAGS] & CANCELLED)
         return concluded and after[BACKING] == before[BACKING]
@@ -385,7 +410,7 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
         ),
         transition(
             "cancel-runs-complete.abort",
-            "an accepted cancel concludes the job as cancelled and changes no backing link, in any status",
+            "an accepted cancel concludes the job as cancelled and changes no backing link, in any status; but block-job-cancel without force of an active commit in READY ends its run as block-job-complete would, without the pivot",
             cancel_concludes,
             witness=cancelled_concluded,
             group="cancel-runs-complete",
@@ -432,14 +457,14 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
 def _per_node_liveness(model: Qemu72Model) -> list[Property]:
     """Per job, as in :mod:`.block`: fairness is per job, so is the claim.
     A stream is named by its top (``:D``); a commit, when the scenario
-    sends block-commit, by its ID (``:commit-D``), for every top between
-    the active layer and the bottom."""
+    sends block-commit, by its ID (``:commit-D``), for every top above the
+    bottom (the active layer's is the active commit)."""
     scenario = model.scenario
     owners = [(node, name) for node, name in enumerate(scenario.node_names)]
     if "block-commit" in scenario.commands:
         n = scenario.chain_length
         # a commit's top has a base below it and is not the active layer
-        owners += [(node + n, f"commit-{name}") for node, name in enumerate(scenario.node_names) if 0 < node < scenario.root]
+        owners += [(node + n, f"commit-{name}") for node, name in enumerate(scenario.node_names) if 0 < node]
     props = []
     for owner, name in owners:
         props.append(
@@ -455,7 +480,7 @@ def _per_node_liveness(model: Qemu72Model) -> list[Property]:
         props.append(
             leads_to(
                 f"jobs-end:{name}",
-                f"every job {'' if name.startswith('commit-') else 'on '}{name} eventually ends, given fair job steps and a user who resumes, finalizes and dismisses",
+                f"every job {'' if name.startswith('commit-') else 'on '}{name} eventually ends, given fair job steps and a user who resumes, completes, finalizes and dismisses",
                 job_on(owner),
                 negate(job_on(owner)),
                 witness=job_on(owner),
