@@ -89,6 +89,9 @@ from .harness import CHUNK, DaemonGone, HarnessError, QemuChain, expected_view, 
 #: Job statuses a job leaves by itself within moments (§5.1); the replay
 #: waits them out before it compares.
 TRANSIENT = frozenset({"created", "waiting", "aborting", "undefined"})
+#: Seconds a running commit's offset must stand still before the replay
+#: compares it (:meth:`Replayer._quiesce`).
+SETTLE_SECONDS = 0.1
 #: What a header names when it is no file of the chain (the model's OTHER).
 OTHER_FILE = "(other)"
 #: Query commands whose returned lists are compared (``speed`` left out).
@@ -375,14 +378,16 @@ class Replayer:
 
     def _job_filters(self, q: QemuChain) -> dict[str, str]:
         """The real name of each job's filter -> the job's ID.  A stream's
-        copy-on-read filter is its main node; a commit's ``commit_top``
-        filter is not held by the job: it is the parent of the job's top,
-        the one intermediate node whose parent is no chain node (FACTS §12.1)."""
+        copy-on-read filter and an active commit's ``mirror_top`` (the job
+        with a ``source`` node) are their jobs' main nodes; a commit's
+        ``commit_top`` filter is not held by the job: it is the parent of
+        the job's top, the one intermediate node whose parent is no chain
+        node (FACTS §12.1, §12.2)."""
         raw = q.graph(raw=True)
         filters = {}
         for job in q.jobs():
             roles = q.job_nodes(job["id"], raw=True)
-            if job["type"] != "commit":
+            if job["type"] != "commit" or "source" in roles:
                 filters.update({node: job["id"] for node in roles.get("main node", [])})
                 continue
             held = set(roles.get("intermediate node", []))
@@ -409,12 +414,25 @@ class Replayer:
         """Wait until no job is busy or in a transient status; the jobs then.
 
         A job QEMU wakes is marked busy before the command that woke it
-        returns (job_enter), so one quiet read is enough."""
+        returns (job_enter), so one quiet read is enough, but for a running
+        commit: an active commit (a mirror) copies with requests of its own
+        that finish after its coroutine has gone to sleep (mirror_perform),
+        so its offset must also stand still over a second read
+        (SETTLE_SECONDS later).  Conform walks met the offset one chunk
+        short without it."""
         deadline = time.monotonic() + self.timeout
         while True:
             jobs = q.jobs()
             if not any(j.get("busy") or j["status"] in TRANSIENT for j in jobs):
-                return {j["id"]: job_fields(j) for j in jobs}
+                copying = {j["id"]: j["offset"] for j in jobs
+                           if j["type"] == "commit" and j["status"] == "running" and j["offset"] < j["len"]}
+                if not copying:
+                    return {j["id"]: job_fields(j) for j in jobs}
+                q.pump(SETTLE_SECONDS)
+                again = q.jobs()
+                if {j["id"]: j["offset"] for j in again if j["id"] in copying} == copying and not any(
+                        j.get("busy") or j["status"] in TRANSIENT for j in again):
+                    return {j["id"]: job_fields(j) for j in again}
             if time.monotonic() > deadline:
                 raise HarnessError(f"jobs did not settle: {jobs}")
             q.pump(0.005)

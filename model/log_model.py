@@ -26,8 +26,9 @@ class LogRules(Qemu72Rules):
         return state
 
     def end_run(self, state: tuple, owner: int) -> tuple[tuple, list[dict]]:
-        """The run of the job of ``owner`` is over (QEMU said ``waiting``): the
-        job goes to PENDING and on as its options say (Qemu72Rules.advance)."""
+        """The run of the job of ``owner`` is over (QEMU said ``waiting``, or
+        for an active commit ``ready``): the job goes to PENDING and on as
+        its options say, or an active commit to READY (Qemu72Rules.advance)."""
         job = find_job(state[JOBS], owner)
         if job is None or job[J_STATUS] != JobStatus.RUNNING:
             raise ValueError(f"no running job of owner {owner} to end")

@@ -214,27 +214,37 @@ def _linear(formats: Mapping[str, tuple[int, str | None]]) -> tuple[str, ...]:
     return tuple(chain)
 
 
+#: The status a drain resumes a job to -> the status it paused it in.
+DRAIN_PAIRS = {"running": "paused", "ready": "standby"}
+
+
 def comparable_events(events: Sequence[Mapping[str, Any]], drop: frozenset[str] = frozenset({"speed"})
                       ) -> tuple[dict[str, list[Any]], int]:
     """Events by job (JOB_STATUS_CHANGE's ``id``, a block job event's
     ``device``), each as ``(event, data)`` without the ``drop`` fields, in
-    order, with every drain's ``paused`` + ``running`` pair taken out; and
-    how many pairs were taken out.
+    order, with every drain's ``paused`` + ``running`` pair taken out (in
+    READY a drain shows as ``standby`` + ``ready``, FACTS §12.2); and how
+    many pairs were taken out.
 
     Within one command a job can show ``paused`` right before ``running``
-    only by a drain: a user's pause and resume are two commands, and a
-    cancel of a paused job starts with ``running``.
+    (``standby`` before ``ready``) only by a drain: a user's pause and
+    resume are two commands, and a cancel of a paused job starts with
+    ``running`` (``ready``).
 
     >>> ev = lambda s: {"event": "JOB_STATUS_CHANGE", "data": {"id": "j", "status": s}}
     >>> comparable_events([ev("paused"), ev("running"), ev("paused")])
     ({'j': [('JOB_STATUS_CHANGE', {'id': 'j', 'status': 'paused'})]}, 1)
+    >>> comparable_events([ev("standby"), ev("ready"), ev("waiting")])
+    ({'j': [('JOB_STATUS_CHANGE', {'id': 'j', 'status': 'waiting'})]}, 1)
     """
     by_job: dict[str, list[Any]] = {}
     pairs = 0
     for event in events:
         data = {k: v for k, v in event.get("data", {}).items() if k not in drop}
         seq = by_job.setdefault(str(data.get("id", data.get("device"))), [])
-        if data.get("status") == "running" and seq and seq[-1] == ("JOB_STATUS_CHANGE", {**data, "status": "paused"}):
+        status = data.get("status")
+        paused = DRAIN_PAIRS.get(status) if isinstance(status, str) else None
+        if paused and seq and seq[-1] == ("JOB_STATUS_CHANGE", {**data, "status": paused}):
             seq.pop()
             pairs += 1
             continue

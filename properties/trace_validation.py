@@ -59,6 +59,8 @@ from .qemu72 import qemu72_properties
 PROGRESS = frozenset({"len", "offset", "speed", "current-progress", "total-progress", "busy"})
 #: Commands the scenario adds when the log sends them (the properties then ask about them too).
 OPTIONAL_COMMANDS = ("block-commit", "change-backing-file", "blockdev-del")
+#: The statuses that say a job's run is over: a job's ``waiting``, an active commit's ``ready``.
+RUN_ENDS = ("waiting", "ready")
 #: Commands that never change what the model tracks: passed over when the model does not answer them.
 READ_ONLY = ("query-", "x-debug-query-")
 _AUTO_NAME = re.compile(r"#block\d+")
@@ -325,9 +327,11 @@ class Validator:
 
     # -- following QEMU's timing --------------------------------------------------------
     def _ended(self, qemu: dict[str, list[Any]], job: str, done: int) -> bool:
-        """Whether QEMU's events of ``job``, past the ``done`` the model has, start with its run's end."""
+        """Whether QEMU's events of ``job``, past the ``done`` the model has,
+        start with its run's end: ``waiting``, or an active commit's
+        ``ready`` (its copy is over; it waits for complete or cancel)."""
         seq = qemu.get(job, [])
-        return len(seq) > done and seq[done] == ("JOB_STATUS_CHANGE", {"id": job, "status": "waiting"})
+        return len(seq) > done and seq[done] in (("JOB_STATUS_CHANGE", {"id": job, "status": end}) for end in RUN_ENDS)
 
     def _running(self, state: tuple, owner: int) -> bool:
         job = find_job(state[JOBS], owner)

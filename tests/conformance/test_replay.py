@@ -371,3 +371,80 @@ def test_run_conform_walks_with_change_backing_file(tmp_path, capsys):
     assert any(line.get("execute") == "change-backing-file" for walk in walks for line in walk)
     assert run_conform(2, 7, tmp_path, steps=8, scenario=scenario) == 0
     assert "4/4 traces agree" in capsys.readouterr().out
+
+
+#: Active commits need the guest's writes spent (the model does not follow
+#: the guest's device through the pivot): one write, then the commit.
+ACTIVE_MODEL = Qemu72Model(Scenario(profile="qemu-7.2", chunks=4, commands=(*DEFAULT_COMMANDS, "block-commit")))
+WRITE_0 = {"step": "guest-write", "device": "drive0", "chunk": 0}
+
+
+def active_commit(base: str, **extra: Any) -> dict[str, Any]:
+    return {"execute": "block-commit", "arguments": {"job-id": "commit-E", "device": "E", "base-node": base, **extra}}
+
+
+def commit_verb(name: str, **extra: Any) -> dict[str, Any]:
+    key = "id" if name.startswith("job-") or name in ("block-job-finalize", "block-job-dismiss") else "device"
+    return {"execute": name, "arguments": {key: "commit-E", **extra}}
+
+
+def test_an_active_commit_runs_run_by_run_to_ready_standby_and_complete():
+    """FACTS §12.2: E <- base C after the guest wrote chunk 0 has two runs
+    (chunk 0; chunks 2-3); READY at the kick after them; a complete in
+    STANDBY acts at the resume; the pivot at finalize moves nothing."""
+    copy_e = {"step": "job-copy", "job": "commit-E"}
+    report = replay(ACTIVE_MODEL, [
+        WRITE_0, active_commit("C", **{"auto-finalize": False, "auto-dismiss": False}), copy_e, copy_e,
+        commit_verb("block-job-pause"), commit_verb("job-complete"), commit_verb("block-job-resume"),
+        commit_verb("block-job-finalize"), commit_verb("block-job-dismiss")])
+    assert report.agrees, report.to_markdown()
+    offsets = [report.steps[i].qemu_jobs["commit-E"]["offset"] // (512 * 1024) for i in (1, 2, 3)]
+    assert offsets == [1, 3, 3]
+    assert [report.steps[i].qemu_jobs["commit-E"]["status"] for i in (3, 4, 5, 6, 7)] == [
+        "ready", "standby", "standby", "pending", "concluded"]
+    assert report.steps[1].qemu_graph == {"filter:commit-E": "E", **FULL}
+    assert report.steps[-1].qemu_graph == FULL
+    assert report.qemu_data["C"] == [10, 3, 4, 5]
+
+
+@pytest.mark.parametrize("cancel, outcome", [
+    (commit_verb("block-job-cancel"), "BLOCK_JOB_COMPLETED"),  # completes without the pivot
+    (commit_verb("block-job-cancel", force=True), "BLOCK_JOB_CANCELLED"),
+    (commit_verb("job-cancel"), "BLOCK_JOB_CANCELLED"),
+])
+def test_a_cancel_in_ready(cancel, outcome):
+    """FACTS §12.2 Outcomes: E <- base B copies its one run at once; in
+    READY a cancel without force completes, a forced one aborts; either
+    way the chain is as before and B keeps the chunks."""
+    report = agreed_active([WRITE_0, active_commit("B"), {"step": "job-copy", "job": "commit-E"}, cancel])
+    assert [e["event"] for e in report.steps[-1].qemu_events if e["event"].startswith("BLOCK_JOB")] == [outcome]
+    assert report.steps[-1].qemu_graph == FULL and report.steps[-1].qemu_jobs == {}
+    assert report.qemu_data["B"] == [10, 3, 4, 5]
+
+
+def test_what_an_active_commit_refuses_and_what_it_lets_through():
+    """FACTS §12.3, the active column: E, D, C and the filter are held, C
+    (the target) carries a BlockBackend, B below the base is free."""
+    lines = [
+        {"execute": "block-stream", "arguments": {"job-id": "s", "device": "D"}},
+        {"execute": "block-stream", "arguments": {"job-id": "s", "device": "@filter:commit-E"}},
+        {"execute": "blockdev-del", "arguments": {"node-name": "C"}},
+        {"execute": "blockdev-del", "arguments": {"node-name": "B"}},
+        {"execute": "block-commit", "arguments": {"job-id": "c2", "device": "E"}},
+        {"execute": "block-stream", "arguments": {"job-id": "stream-B", "device": "B", "base-node": "A"}},
+    ]
+    report = agreed_active([WRITE_0, active_commit("C"), *lines, commit_verb("job-cancel")])
+    assert [s.qemu_answer for s in report.steps[2:8]] == [
+        err("Node 'D' is busy: block device is in use by block job: commit"),
+        err("Node '#blockN' is busy: block device is in use by block job: commit"),
+        err("Node C is in use"),
+        err("Node 'B' is busy: node is used as backing hd of 'C'"),
+        err("Need a root block node"),
+        {"return": {}},
+    ]
+
+
+def agreed_active(lines: list[dict[str, Any]]) -> ReplayReport:
+    report = replay(ACTIVE_MODEL, lines)
+    assert report.agrees, report.to_markdown()
+    return report

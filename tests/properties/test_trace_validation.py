@@ -98,10 +98,21 @@ def test_a_log_that_starts_mid_life_takes_the_chain_from_the_option():
 
 
 def test_a_command_beyond_the_model_ends_the_run_as_a_bound():
-    text = log(*CHAIN, {"execute": "block-commit", "arguments": {"job-id": "c", "device": "top", "base-node": "base"}},
-               {"return": {}})
+    text = log(*CHAIN, {"execute": "block_resize", "arguments": {"node-name": "top", "size": 0}}, {"return": {}})
     code, summary = run(text)
-    assert code == ExitCode.BOUND and "line 7 (block-commit) is beyond the model" in summary
+    assert code == ExitCode.BOUND and "line 7 (block_resize) is beyond the model" in summary
+
+
+def test_an_active_commit_in_a_log_is_followed_to_its_end():
+    """FACTS §12.2: an active commit, READY, then block-job-complete."""
+    commit = {"execute": "block-commit", "arguments": {"job-id": "c", "device": "top", "base-node": "base"}}
+    ready = {"event": "BLOCK_JOB_READY", "data": {"device": "c", "len": 0, "offset": 0, "speed": 0, "type": "commit"}}
+    done = {"event": "BLOCK_JOB_COMPLETED", "data": {"device": "c", "len": 0, "offset": 0, "speed": 0, "type": "commit"}}
+    text = log(*CHAIN, commit, {"return": {}}, *status("c", "created", "running", "ready"), ready,
+               {"execute": "block-job-complete", "arguments": {"device": "c"}}, {"return": {}},
+               *status("c", "waiting", "pending"), done, *status("c", "concluded", "null"))
+    code, summary = run(text)
+    assert code == 0, summary
 
 
 def test_the_change_backing_file_finding_shows_in_a_log():
