@@ -107,7 +107,38 @@ def commits(q: QemuChain) -> None:
     assert q.jobs() == []
 
 
-@pytest.mark.parametrize("drive", [defaults_then_refusals, manual_jobs, commits])
+def active_commits(q: QemuChain) -> None:
+    """Active commits (FACTS §12.2): one unthrottled with QEMU's defaults,
+    completed in READY; one throttled with manual finalize and dismiss,
+    refusals while it runs, paused in READY (STANDBY), completed there and
+    resumed; one cancelled without force in READY, which completes it."""
+    q.ok("block-commit", {"job-id": "a1", "device": "top", "base-node": "d"})
+    q.wait_status("a1", "ready")
+    q.ok("block-job-complete", {"device": "a1"})
+    q.wait_gone("a1")
+    q.ok("block-commit", {"job-id": "a2", "device": "top", "base-node": "b", "speed": 1,
+                          "auto-finalize": False, "auto-dismiss": False})
+    q.settle("a2")
+    for name, args in [("block-stream", {"job-id": "s", "device": "c"}),
+                       ("blockdev-del", {"node-name": "b"}),
+                       ("block-job-complete", {"device": "a2"})]:
+        assert "error" in q.execute(name, args)
+    q.ok("block-job-set-speed", {"device": "a2", "speed": 0})
+    q.wait_status("a2", "ready")
+    q.ok("job-pause", {"id": "a2"})
+    q.ok("job-complete", {"id": "a2"})
+    q.ok("job-resume", {"id": "a2"})
+    q.wait_status("a2", "pending")
+    q.ok("job-finalize", {"id": "a2"})
+    q.ok("job-dismiss", {"id": "a2"})
+    q.ok("block-commit", {"job-id": "a3", "device": "top", "base-node": "base"})
+    q.wait_status("a3", "ready")
+    q.ok("block-job-cancel", {"device": "a3"})
+    q.wait_gone("a3")
+    assert q.jobs() == []
+
+
+@pytest.mark.parametrize("drive", [defaults_then_refusals, manual_jobs, commits, active_commits])
 def test_a_recorded_log_validates_line_by_line(make_chain, tmp_path, drive):
     summary = validated(record(make_chain, tmp_path, drive))
     assert summary.startswith("log: every one of ")
