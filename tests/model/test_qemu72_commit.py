@@ -189,6 +189,19 @@ def test_what_the_model_does_not_run_is_a_model_limit(model):
         assert answers[0]["error"]["class"] == A.MODEL_LIMIT, line
 
 
+def test_the_node_changes_left_out_answer_model_limit_by_name(model):
+    """FACTS §12.5, §12.6: an overlay added above the active layer (by
+    blockdev-add or blockdev-snapshot) and the deletion of the active layer
+    are not modelled (the model keeps its active layer); each says so."""
+    answers, _, _ = run(model, call("blockdev-add", driver="qcow2", **{"node-name": "F", "backing": "E", "file": "f"}),
+                        call("blockdev-snapshot", node="E", overlay="F"), call("blockdev-del", **{"node-name": "E"}))
+    assert [a["error"]["class"] for a in answers] == [A.MODEL_LIMIT] * 3
+    assert [a["error"]["desc"] for a in answers] == [
+        "the command blockdev-add is not modelled in the qemu-7.2 profile",
+        "blockdev-snapshot when no job holds the node is not modelled in the qemu-7.2 profile",
+        "blockdev-del of the active layer is not modelled in the qemu-7.2 profile"]
+
+
 def test_a_stream_to_the_commits_top_cannot_freeze_the_link_into_its_filter(model):
     """FACTS §12.7: stream D base-node C while commit E top C runs."""
     answers, _, _ = run(model, manual("C", "B"), call("block-stream", **{"job-id": "stream-D", "device": "D",
