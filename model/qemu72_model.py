@@ -181,7 +181,8 @@ class Qemu72Model(CommandModel):
     # -- liveness and deadlock --------------------------------------------------------
     def fairness(self, action: tuple) -> tuple[Fairness, Hashable] | None:
         """A job's steps are weakly fair per job; so are the verbs the user who
-        manages the job is assumed to send (resume, finalize, dismiss)."""
+        manages the job is assumed to send (resume, complete, finalize,
+        dismiss)."""
         name = action[0]
         if name == "job-copy":
             return (Fairness.WEAK, ("job", action[1]))
