@@ -448,6 +448,24 @@ def verb_error(verb: str, status: str) -> dict:
     return err(f"Job 'c' in state '{status}' cannot accept command verb '{verb}'")
 
 
+@pytest.mark.parametrize("cancel", [("job-cancel", {"id": "c"}),
+                                    ("block-job-cancel", {"device": "c", "force": True})])
+def test_12_a_forced_cancel_in_standby_resumes_to_ready_then_aborts(make_chain, cancel):
+    """Paused in READY (STANDBY), the active commit E <- base C is resumed
+    by a forced cancel, which then aborts it: ready, aborting, CANCELLED
+    (offset = len), concluded; the job has let go of every node."""
+    q = make_chain(alloc=LAYOUT, clusters=N)
+    assert q.execute("block-commit", commit("C", **{"auto-dismiss": False})) == OK
+    q.wait_status("c", "ready")
+    assert q.execute("job-pause", {"id": "c"}) == OK
+    q.take_events(at_least=1)
+    assert q.execute(*cancel) == OK
+    assert q.take_events(at_least=4) == [*st("c", "ready", "aborting"), ended("CANCELLED", "c", LEN_C, LEN_C, 0),
+                                         *st("c", "concluded")]
+    assert q.graph() == FULL_CHAIN
+    assert q.job_nodes("c") == {}
+
+
 def test_12_active_commit_verbs_in_ready_and_the_pivot_at_finalize(make_chain):
     """Active commit E <- base C, auto-finalize and auto-dismiss false, E
     exported.  Before READY, complete is refused by the verb table.  A

@@ -164,6 +164,16 @@ def test_verbs_in_ready_and_standby(model):
     assert state[BLOCKERS] == (0,) * 5 and state[JOBS][0][J_STATUS] == JobStatus.CONCLUDED
 
 
+@pytest.mark.parametrize("cancel", [call("job-cancel", id=JOB), call("block-job-cancel", device=JOB, force=True)])
+def test_a_forced_cancel_in_standby_resumes_then_aborts(model, cancel):
+    """FACTS §12.2 Outcomes: ready, aborting, CANCELLED (offset = len), concluded, null."""
+    answers, events, state = run(model, active(), COPY, COPY, call("job-pause", id=JOB), cancel)
+    assert answers[-1] == OK
+    assert events[-1] == [*status(JOB, "ready", "aborting"), block_event("BLOCK_JOB_CANCELLED"),
+                          *status(JOB, "concluded", "null")]
+    assert state[JOBS] == ()
+
+
 def test_refusals_while_an_active_commit_runs(model):
     """FACTS §12.3, the active column (E <- base C)."""
     lines = [
