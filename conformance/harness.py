@@ -861,9 +861,11 @@ class QemuChain:
 
     def settle(self, job_id: str, timeout: float = 10.0, after: int | None = None) -> dict | None:
         """Wait until ``job_id`` is quiescent: sleeping in ``running`` (not
-        busy, same offset on two reads 30 ms apart, and beyond ``after`` if
-        given), or out of ``running``/``created`` (waiting, pending,
-        concluded, paused...), or gone.  Returns the job (None if gone)."""
+        busy, same offset on two reads 30 ms apart, 100 ms for a commit, and
+        beyond ``after`` if given), or out of ``running``/``created``
+        (waiting, pending, concluded, paused...), or gone.  Returns the job
+        (None if gone).  An active commit (a mirror) copies with requests
+        that may finish after its coroutine sleeps, hence the longer wait."""
         deadline = time.monotonic() + timeout
         last = None
         while True:
@@ -884,7 +886,7 @@ class QemuChain:
                 last = None
             if time.monotonic() > deadline:
                 raise HarnessError(f"job {job_id} did not settle: {j}")
-            self.pump(0.03)
+            self.pump(0.1 if j["type"] == "commit" else 0.03)
 
     def step(self, job_id: str) -> dict | None:
         """Let a throttled job copy exactly one more chunk (and skip any
