@@ -489,8 +489,10 @@ class Executor72:
         reattached = {
             job[J_BASE] if job[J_KIND] == Kind.COMMIT else job[J_TOP]
             for job in state[JOBS]
-            # a cancelled commit re-attached nothing (and holds nothing)
-            if job[J_STATUS] == JobStatus.CONCLUDED and not (job[J_KIND] == Kind.COMMIT and job[J_FLAGS] & CANCELLED)
+            # a cancelled commit re-attached nothing (and holds nothing), nor
+            # did an active commit: its pivot moves only the active layer's parents
+            if job[J_STATUS] == JobStatus.CONCLUDED
+            and not (job[J_KIND] == Kind.COMMIT and (job[J_FLAGS] & CANCELLED or rules.is_active(job)))
         }
         if not label.startswith("filter:") and self.node(label) in reattached:
             refusal = self._backing_blocker(state, label)
@@ -500,14 +502,23 @@ class Executor72:
 
     def _backing_blocker(self, state: tuple, label: str) -> A.Answer | None:
         """The "used as backing hd" op blocker of a node with backing
-        parents.  QEMU names its newest backing parent, which is the one in
-        the active chain when a finalized job left a detached one (FACTS §1)."""
+        parents.  QEMU names its newest backing parent (bdrv_op_block_all
+        puts a new blocker first): the one in the active chain when a
+        finalized job left a detached one (FACTS §1); else one whose link a
+        job's finalize re-pointed, which is newer than every link the chain
+        was built with.  The model keeps no order among links re-pointed
+        out of the chain; two of them onto one node, a sequence no test has
+        met yet, are named by the lower."""
         rules = self.rules
         parents = [p for p in self.parents(state, label) if p in rules.names]
         if not parents:
             return None
         in_chain = [p for p in parents if self.node(p) in (rules.root, *chain_below(state[BACKING], rules.root))]
-        return A.busy(rules.display(state, label), A.backing_blocker_reason((in_chain or parents)[0]))
+        # out of the chain, a link a job's finalize re-pointed is newer than
+        # the one blockdev-add made (node n onto n - 1) (conform walk: after
+        # stream D <- base B and stream E <- A, B's newest parent is D, not C)
+        repointed = [p for p in parents if state[BACKING][self.node(p)] != self.node(p) - 1]
+        return A.busy(rules.display(state, label), A.backing_blocker_reason((in_chain or repointed or parents)[0]))
 
     def _blockdev_del(self, state: tuple, name: str) -> tuple[A.Answer, tuple]:
         """qmp_blockdev_del: an unknown (or deleted) node; a node with a

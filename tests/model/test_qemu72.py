@@ -261,6 +261,18 @@ def test_change_backing_file_on_a_filter(model):
     assert "aborts" in answers[2]["error"]["desc"]
 
 
+def test_a_re_pointed_link_out_of_the_chain_is_the_newest_backing_parent(model):
+    """After stream D <- base B and stream E <- base A, B has two parents out
+    of the chain: C (its link from the chain's building) and D (re-pointed
+    by the first stream's finalize, so newer).  QEMU names D (a conform
+    walk found it)."""
+    defaults = lambda top, base: {"execute": "block-stream",  # noqa: E731
+                                  "arguments": {"job-id": f"stream-{top}", "device": top, "base-node": base}}
+    answers, _ = run(model, defaults("D", "B"), {"step": "job-copy", "job": "stream-D"}, defaults("E", "A"),
+                     {"step": "job-copy", "job": "stream-E"}, {"execute": "blockdev-del", "arguments": {"node-name": "B"}})
+    assert answers[-1] == err("Node 'B' is busy: node is used as backing hd of 'D'")
+
+
 def test_backing_blocker_of_the_base_for_snapshots_and_del(model):
     """The base B is not held, but its backing parent blocks external
     snapshots and deletion; a backup of it is accepted (FACTS §10)."""

@@ -174,6 +174,17 @@ def test_a_forced_cancel_in_standby_resumes_then_aborts(model, cancel):
     assert state[JOBS] == ()
 
 
+def test_a_completed_active_commit_re_attached_nothing_onto_its_base(model):
+    """A concluded active commit's base took no parent at the pivot, so a
+    later commit's op blocker on it is the newest (review on
+    qemu-storage-daemon): busy, not "used as backing hd"."""
+    answers, _, _ = run(model, active(**{"auto-dismiss": False}), COPY, COPY, call("block-job-complete", device=JOB),
+                        call("block-commit", **{"job-id": "commit-D", "device": "E", "top-node": "D",
+                                                "base-node": "C", "auto-finalize": False}),
+                        call("blockdev-snapshot-sync", **{"node-name": "C", "snapshot-file": "x", "format": "qcow2"}))
+    assert answers[4:] == [OK, busy("C")]
+
+
 def test_refusals_while_an_active_commit_runs(model):
     """FACTS §12.3, the active column (E <- base C)."""
     lines = [
