@@ -110,6 +110,14 @@ def promised_links(before: tuple, job: tuple) -> dict[int, int]:
 
 
 CANCELS = ("block-job-cancel", "job-cancel")
+#: (status, action) that end an active commit's run (FACTS §12.2): complete
+#: in READY, or a complete sent in STANDBY acted on at the resume; a cancel
+#: without force in READY; finalize in PENDING.
+ACTIVE_COMMIT_ENDS = frozenset({
+    (S.READY, "block-job-complete"), (S.READY, "job-complete"), (S.STANDBY, "block-job-resume"),
+    (S.STANDBY, "job-resume"), (S.READY, "block-job-cancel"), (S.PENDING, "block-job-finalize"),
+    (S.PENDING, "job-finalize"),
+})
 FINALIZES = ("block-job-finalize", "job-finalize")
 DISMISSES = ("block-job-dismiss", "job-dismiss")
 #: A job's own actions that let it run on, so that its run may end in them.
@@ -247,9 +255,10 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
                 continue
             dismissed = action[0] in DISMISSES and _own(action, job) and job[J_STATUS] == S.CONCLUDED
             # auto-dismiss: gone with the cancel, or the completion, that concluded it;
-            # an active commit completes only once READY (FACTS §12.2)
+            # an active commit completes only from READY, by the verbs that
+            # end its run there (FACTS §12.2)
             if job[J_KIND] == Kind.COMMIT and job[J_TOP] == root:
-                completed = job[J_STATUS] in (S.READY, S.STANDBY, S.PENDING)
+                completed = (job[J_STATUS], action[0]) in ACTIVE_COMMIT_ENDS
             else:
                 completed = all(after[BACKING][node] == link for node, link in promised_links(before, job).items())
             concluded = job[J_OPTS] & AUTO_DISMISS and _own(action, job) and (action[0] in CANCELS or completed)

@@ -272,6 +272,17 @@ class ActiveCommitEndsWithoutReady(Qemu72Rules):
         return self._run_ended(state, job, job, events)
 
 
+class PauseInReadyEndsTheRun(Qemu72Rules):
+    """block-job-pause in READY ends the run, as a complete would (review)."""
+
+    def pause(self, state: tuple, owner: int):
+        job = [j for j in state[JOBS] if j[0] == owner]
+        if job and job[0][J_STATUS] == JobStatus.READY:
+            events: list[dict] = []
+            return A.with_events(A.OK, events), self._run_ended(state, job[0], job[0], events)
+        return super().pause(state, owner)
+
+
 class NoCompleteInReady(Qemu72Rules):
     """block-job-complete is refused in READY, as for a stream."""
 
@@ -293,6 +304,7 @@ class SetSpeedRefusedInReady(Qemu72Rules):
     (ActiveCommitKeepsItsNodes, "no-leaked-blockers"),
     (CancelInReadyAborts, "cancel-runs-complete.abort"),
     (ActiveCommitEndsWithoutReady, "cancel-runs-complete"),
+    (PauseInReadyEndsTheRun, "cancel-runs-complete"),
     (NoCompleteInReady, "jobs-end:commit-C"),
     (SetSpeedRefusedInReady, "ownership-and-reporting"),
 ])
