@@ -506,7 +506,7 @@ class Replayer:
         try:
             graph = self._qemu_graph(q)
             for job in q.jobs():
-                if job["status"] in ("running", "paused", "pending", "ready"):
+                if job["status"] in ("running", "paused", "pending", "ready", "standby"):
                     q.execute_raw("job-cancel", {"id": job["id"]})
             self._quiesce(q)
             q.stop()

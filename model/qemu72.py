@@ -16,7 +16,8 @@ answers QEMU 7.2 gave to the harness.  What the profile shares with the seed
    the graph between the top and the top's overlay, so a block-stream whose
    walk crosses it is refused with ``Node '#blockN' is busy`` (FACTS §3, §6).
    The filter is not a node of the state: it exists while its job is
-   running, paused or pending, and is dropped at finalize or abort.
+   running, paused or pending (an active commit's also in READY and
+   STANDBY), and is dropped at finalize or abort.
 3. Jobs follow JobStatus and the verb table (§5.1-§5.3, FACTS §5).  A job
    started with ``auto-finalize: false`` waits in PENDING for
    ``block-job-finalize``, where the graph changes (§2.5 stream_prepare);
@@ -296,9 +297,9 @@ class Qemu72Rules(SeedRules):
         return all(below != label for below in self.graph(state).values())
 
     def filter_live(self, state: tuple, label: str) -> bool:
-        """Whether a job's filter is still in the graph (running, paused,
-        pending).  A concluded job keeps it, detached and childless, until
-        dismiss (FACTS §7, §9)."""
+        """Whether a job's filter is still in the graph (FILTER_LIVE).  A
+        concluded stream keeps it, detached and childless, until dismiss
+        (FACTS §7, §9)."""
         job = self.job_by_id(state, label[len("filter:") :])
         return job is not None and job[J_STATUS] in FILTER_LIVE
 
@@ -609,7 +610,9 @@ class Qemu72Rules(SeedRules):
         events += [status_event(job_id, S.ABORTING), self._block_job_event("BLOCK_JOB_CANCELLED", job)]
         if job[J_KIND] == Kind.COMMIT:
             state = self._unblock(state, job)
-        state = self._conclude(state, job, self._set(job, J_FLAGS, job[J_FLAGS] | CANCELLED), events)
+        # a complete sent in STANDBY is moot once the job aborts
+        flags = (job[J_FLAGS] | CANCELLED) & ~COMPLETE_ASKED
+        state = self._conclude(state, job, self._set(job, J_FLAGS, flags), events)
         return A.with_events(A.OK, events), state
 
     def pause(self, state: tuple, owner: int) -> Step:

@@ -231,7 +231,9 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
             return False
         # a live stream's filter, its main node, sits right above its top: a
         # walk to that top crosses it, unless the walk ends at the stream's
-        # bottom, above it (a commit's filter is not held, FACTS §12.3)
+        # bottom, above it (a commit's filter below the active layer is not
+        # held, FACTS §12.3; an active commit's sits above the active layer,
+        # which it holds)
         live = [j for j in before[JOBS] if j[J_STATUS] in (S.RUNNING, S.PAUSED, S.PENDING) and j[J_KIND] == Kind.STREAM]
         to_base = base != NONE and bottom == NONE
         return not any(j[J_TOP] in walked[1:] or (to_base and j[J_TOP] == base) for j in live)
@@ -472,7 +474,7 @@ def _per_node_liveness(model: Qemu72Model) -> list[Property]:
     owners = [(node, name) for node, name in enumerate(scenario.node_names)]
     if "block-commit" in scenario.commands:
         n = scenario.chain_length
-        # a commit's top has a base below it and is not the active layer
+        # a commit's top has a base below it (the active layer's is the active commit)
         owners += [(node + n, f"commit-{name}") for node, name in enumerate(scenario.node_names) if 0 < node]
     props = []
     for owner, name in owners:

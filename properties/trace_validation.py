@@ -268,7 +268,7 @@ class Validator:
         """The command on the model, with the runs QEMU's events end taken
         before it (``end_first``) or after it; nothing checked yet.  A run
         ends where QEMU's events still due for its job, past those the model
-        has due, say ``waiting``."""
+        has due, say ``waiting`` (an active commit's: ``ready``, RUN_ENDS)."""
         ended_first, early = [], []
         if end_first:
             for job in state[JOBS]:
