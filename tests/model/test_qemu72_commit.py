@@ -228,13 +228,14 @@ def test_a_bottom_stream_above_a_commit_follows_the_commits_finalize(model):
 def test_every_property_holds_with_commits_and_each_commit_witness_is_reached():
     """The chain of 4 with commits: every property holds; the commit liveness
     claims are not vacuous.  The count is pinned: a change of the rules that
-    changes it must say why.  22,108 before active commits; 44,535 with them
+    changes it must say why.  22,108 before active commits; 41,751 with them
     (commit-D, once the guest's write is spent: its runs, READY, STANDBY,
-    complete and the two cancels)."""
+    complete and the two cancels; a forced cancel forgets a complete sent
+    in STANDBY, which QEMU shows nowhere)."""
     model = make_model(Scenario(profile="qemu-7.2", chain_length=4, commands=WITH_COMMIT))
     result = explore(model, qemu72_properties(model), stop_at_first=False, quiet=True)
     assert result.exit_code == 0
-    assert result.stats.distinct == 44535
+    assert result.stats.distinct == 41751
     names = {p.name for p in result.properties}
     assert {"jobs-end:commit-B", "jobs-end:commit-C", "jobs-end:commit-D", "cancel-runs-complete.live:commit-C"} <= names
     assert all(p.witness_reached for p in result.properties)
