@@ -502,6 +502,12 @@ class QemuChain:
                 "type": "nbd", "id": "top", "node-name": self.names[-1],
                 "name": "top", "writable": True}))
 
+    def unexport_top(self) -> None:
+        """End the top's read-write NBD export (``export_top``): the guest
+        has left, and its BlockBackend with it."""
+        self._check(self.execute_raw("block-export-del", {"id": "top"}))
+        self._wait_other("BLOCK_EXPORT_DELETED", id="top")
+
     def add_image(self, name: str, *, backing: str | None = None,
                   read_only: bool = False, size: int | None = None) -> dict:
         """Create an empty qcow2 file ``<name>.qcow2`` (no backing string in
@@ -823,6 +829,11 @@ class QemuChain:
                 out.setdefault(e["name"], []).append(by_id[e["child"]]["name"])
         return out if raw else normalise(out)
 
+    def is_mirror(self, job_id: str) -> bool:
+        """Whether the job is a mirror (an active commit): the one kind with a
+        ``source`` node (FACTS §12.2)."""
+        return "source" in self.job_nodes(job_id, raw=True)
+
     def filter_of(self, job_id: str) -> str | None:
         """The real (not normalised) name of a stream job's copy-on-read
         filter, or None once the job has dropped it."""
@@ -861,13 +872,15 @@ class QemuChain:
 
     def settle(self, job_id: str, timeout: float = 10.0, after: int | None = None) -> dict | None:
         """Wait until ``job_id`` is quiescent: sleeping in ``running`` (not
-        busy, same offset on two reads 30 ms apart, 100 ms for a commit, and
-        beyond ``after`` if given), or out of ``running``/``created``
-        (waiting, pending, concluded, paused...), or gone.  Returns the job
-        (None if gone).  An active commit (a mirror) copies with requests
-        that may finish after its coroutine sleeps, hence the longer wait."""
+        busy, same offset on two reads 30 ms apart, 100 ms for an active
+        commit, and beyond ``after`` if given), or out of
+        ``running``/``created`` (waiting, pending, concluded, paused...), or
+        gone.  Returns the job (None if gone).  An active commit (a mirror)
+        copies with requests that may finish after its coroutine sleeps,
+        hence the longer wait."""
         deadline = time.monotonic() + timeout
         last = None
+        wait = 0.1 if self.job(job_id) is not None and self.is_mirror(job_id) else 0.03
         while True:
             j = self.job(job_id)
             if j is None:
@@ -886,7 +899,7 @@ class QemuChain:
                 last = None
             if time.monotonic() > deadline:
                 raise HarnessError(f"job {job_id} did not settle: {j}")
-            self.pump(0.1 if j["type"] == "commit" else 0.03)
+            self.pump(wait)
 
     def step(self, job_id: str) -> dict | None:
         """Let a throttled job copy exactly one more chunk (and skip any

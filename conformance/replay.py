@@ -11,7 +11,8 @@ Each line runs on both sides:
   line sets a speed, so the job sleeps after each copied chunk (FACTS §0);
 - ``job-copy`` wakes the job once with the harness's ``step``;
 - ``guest-write`` writes the chunk through a read-write NBD export of the
-  active layer (qemu-io), the guest's view of its disk.
+  active layer (qemu-io), the guest's view of its disk; the export ends
+  with the scenario's last write, as the model's guest leaves then.
 
 After each line the replay waits until no job is busy, then reads back the
 graph (``x-debug-query-block-graph``, the filters named by the job that
@@ -82,15 +83,15 @@ from blockcheck.model.qemu72 import JobStatus, filter_label
 from blockcheck.model.qemu72_model import Qemu72Model
 from blockcheck.model.qemu72_script import FILTER_REF, Executor72
 from blockcheck.model.qmp_log import comparable_events
-from blockcheck.model.state import DATA, HEADERS, J_OWNER, J_STATUS, JOBS, NONE, find_job
+from blockcheck.model.state import DATA, HEADERS, J_OWNER, J_STATUS, JOBS, NONE, WRITES_LEFT, find_job
 
 from .harness import CHUNK, DaemonGone, HarnessError, QemuChain, expected_view, normalise
 
 #: Job statuses a job leaves by itself within moments (§5.1); the replay
 #: waits them out before it compares.
 TRANSIENT = frozenset({"created", "waiting", "aborting", "undefined"})
-#: Seconds a running commit's offset must stand still before the replay
-#: compares it (:meth:`Replayer._quiesce`).
+#: Seconds a running active commit's offset must stand still before the
+#: replay compares it (:meth:`Replayer._quiesce`).
 SETTLE_SECONDS = 0.1
 #: What a header names when it is no file of the chain (the model's OTHER).
 OTHER_FILE = "(other)"
@@ -317,6 +318,11 @@ class Replayer:
                 if answer.ok:
                     self._guest_write(q, line["chunk"], state[DATA][self.rules.root][line["chunk"]])
                     step.qemu_answer = {"return": {}}
+                    if not state[WRITES_LEFT]:
+                        # the model's guest leaves with its last write (and
+                        # with it the BlockBackend an active commit's pivot
+                        # would move onto the base, qemu72.py point 8)
+                        q.unexport_top()
             else:
                 answer, nxt = self.executor.execute(state, line)
                 if not answer.ok:
@@ -415,17 +421,17 @@ class Replayer:
 
         A job QEMU wakes is marked busy before the command that woke it
         returns (job_enter), so one quiet read is enough, but for a running
-        commit: an active commit (a mirror) copies with requests of its own
-        that finish after its coroutine has gone to sleep (mirror_perform),
-        so its offset must also stand still over a second read
-        (SETTLE_SECONDS later).  Conform walks met the offset one chunk
-        short without it."""
+        active commit: a mirror copies with requests of its own that finish
+        after its coroutine has gone to sleep (mirror_perform), so its
+        offset must also stand still over a second read (SETTLE_SECONDS
+        later).  Conform walks met the offset one chunk short without it."""
         deadline = time.monotonic() + self.timeout
         while True:
             jobs = q.jobs()
             if not any(j.get("busy") or j["status"] in TRANSIENT for j in jobs):
                 copying = {j["id"]: j["offset"] for j in jobs
-                           if j["type"] == "commit" and j["status"] == "running" and j["offset"] < j["len"]}
+                           if j["type"] == "commit" and j["status"] == "running" and j["offset"] < j["len"]
+                           and q.is_mirror(j["id"])}
                 if not copying:
                     return {j["id"]: job_fields(j) for j in jobs}
                 q.pump(SETTLE_SECONDS)

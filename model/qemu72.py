@@ -65,8 +65,9 @@ answers QEMU 7.2 gave to the harness.  What the profile shares with the seed
    layer's parents onto the base; the model's active layer has none (an
    overlay added above it is not modelled), so the graph stays as it was.
    The guest's device moves with the pivot, which the model does not
-   follow: an active commit is started only once the scenario's guest
-   writes are spent.
+   follow: the model's guest leaves with its last write (the replay ends
+   its export then), and an active commit is started only once the
+   scenario's guest writes are spent.
 """
 
 from __future__ import annotations

@@ -236,6 +236,8 @@ def comparable_events(events: Sequence[Mapping[str, Any]], drop: frozenset[str] 
     ({'j': [('JOB_STATUS_CHANGE', {'id': 'j', 'status': 'paused'})]}, 1)
     >>> comparable_events([ev("standby"), ev("ready"), ev("waiting")])
     ({'j': [('JOB_STATUS_CHANGE', {'id': 'j', 'status': 'waiting'})]}, 1)
+    >>> comparable_events([ev("paused"), ev("running")])
+    ({}, 1)
     """
     by_job: dict[str, list[Any]] = {}
     pairs = 0
@@ -249,4 +251,5 @@ def comparable_events(events: Sequence[Mapping[str, Any]], drop: frozenset[str] 
             pairs += 1
             continue
         seq.append((event["event"], data))
-    return by_job, pairs
+    # a job whose events were all drain pairs has none to compare
+    return {job: seq for job, seq in by_job.items() if seq}, pairs

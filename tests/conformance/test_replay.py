@@ -236,7 +236,8 @@ def test_a_concluded_jobs_nodes_are_no_roots_until_dismissed(end):
 
 def test_cancel_while_running_keeps_the_chain_and_the_copied_data():
     # stream E <- base A copies B's chunk 0 at once, then sleeps
-    r = agreed([stream("E", "A"), {"step": "guest-write", "device": "drive0", "chunk": 1},
+    # (the guest writes first: its export ends with its last write, and that drains the job)
+    r = agreed([{"step": "guest-write", "device": "drive0", "chunk": 1}, stream("E", "A"),
                 verb("cancel", "E"), verb("pause", "E"), verb("dismiss", "E")])
     assert r.steps[2].qemu_jobs["stream-E"] == {"status": "concluded", "offset": 512 * 1024, "len": 4 * 512 * 1024,
                                                 "auto-finalize": False, "auto-dismiss": False, "error": "Operation canceled"}
@@ -448,3 +449,14 @@ def agreed_active(lines: list[dict[str, Any]]) -> ReplayReport:
     report = replay(ACTIVE_MODEL, lines)
     assert report.agrees, report.to_markdown()
     return report
+
+
+def test_the_guest_leaves_with_its_last_write_so_the_pivot_moves_no_export():
+    """The replay ends the guest's NBD export with its last write, as the
+    model's guest leaves then; otherwise the pivot would move the export
+    onto C, and a stream through C would meet a permission conflict (the
+    review replayed it) that the model does not follow."""
+    copy_e = {"step": "job-copy", "job": "commit-E"}
+    stream_d = {"execute": "block-stream", "arguments": {"job-id": "stream-D", "device": "D", "base-node": "B"}}
+    report = agreed_active([WRITE_0, active_commit("C"), copy_e, copy_e, commit_verb("block-job-complete"), stream_d])
+    assert report.steps[-1].qemu_answer == {"return": {}}
