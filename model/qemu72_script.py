@@ -646,19 +646,18 @@ class Executor72:
         if top == root:
             if "backing-file" in args:
                 return A.error("'backing-file' specified, but 'top' is the active layer"), state
-            refusal = self._filter_name(state, name, "") if name is not None else None
-            refusal = refusal or self._job_refusal(state, job_id, args)
-            if refusal:
-                return refusal, state
+            # commit_active_start names its filter (no event) before the job
+            first = self._filter_name(state, name, "") if name is not None else None
         else:
-            refusal = rules.first_busy(state, [rules.overlay_label(state, self.node(top))])
-            refusal = refusal or self._job_refusal(state, job_id, args)
+            first = rules.first_busy(state, [rules.overlay_label(state, self.node(top))])
+        refusal = first or self._job_refusal(state, job_id, args)
+        if refusal:
+            return refusal, state
+        if top != root and name is not None:
+            # commit_start names its filter once the job exists (created, null)
+            refusal = self._filter_name(state, name, "")
             if refusal:
-                return refusal, state
-            if name is not None:
-                refusal = self._filter_name(state, name, "")
-                if refusal:
-                    return A.with_events(refusal, self._created_and_gone(job_id)), state
+                return A.with_events(refusal, self._created_and_gone(job_id)), state
         own = rules.job_id(rules.commit_owner(self.node(top)))
         if job_id != own:
             return A.model_limit(f"the model names the commit of {top} {own!r}"), state

@@ -27,6 +27,7 @@ from blockcheck.model.qemu72_script import Executor72
 from blockcheck.model.scenario import DEFAULT_COMMANDS, Scenario
 from blockcheck.model.state import BACKING, BLOCKERS, DATA, HEADERS, JOBS, J_STATUS, view
 from blockcheck.properties.qemu72 import qemu72_properties
+from tests.model.test_qemu72_commit import deletes
 from tests.model.test_qemu72_forms import OK, call, err, run, status
 
 A_, B, C, D, E = range(5)
@@ -194,12 +195,7 @@ def test_refusals_while_an_active_commit_runs(model):
         call("block-stream", **{"job-id": "s", "device": FILTER}),
         call("block-stream", **{"job-id": "s", "device": FILTER, "base-node": "D"}),
         call("block-commit", **{"job-id": "c2", "device": "E"}),
-        call("blockdev-del", **{"node-name": "E"}),
-        call("blockdev-del", **{"node-name": "D"}),
-        call("blockdev-del", **{"node-name": "C"}),
-        call("blockdev-del", **{"node-name": "B"}),
-        call("blockdev-del", **{"node-name": "A"}),
-        call("blockdev-del", **{"node-name": FILTER}),
+        *deletes("E", "D", "C", "B", "A", FILTER),
         call("block_resize", **{"node-name": "C", "size": 0}),
         call("blockdev-snapshot-sync", **{"node-name": "D", "snapshot-file": "x", "format": "qcow2"}),
         call("blockdev-snapshot-sync", **{"node-name": "B", "snapshot-file": "x", "format": "qcow2"}),
@@ -279,7 +275,8 @@ class PauseInReadyEndsTheRun(Qemu72Rules):
         job = [j for j in state[JOBS] if j[0] == owner]
         if job and job[0][J_STATUS] == JobStatus.READY:
             events: list[dict] = []
-            return A.with_events(A.OK, events), self._run_ended(state, job[0], job[0], events)
+            state = self._run_ended(state, job[0], job[0], events)
+            return A.with_events(A.OK, events), state
         return super().pause(state, owner)
 
 

@@ -57,6 +57,11 @@ def block_event(name: str, job: str, offset: int) -> dict:
 COPY = {"step": "job-copy", "job": "commit-D"}
 
 
+def deletes(*nodes: str) -> list[dict]:
+    """blockdev-del of each node, in order."""
+    return [call("blockdev-del", **{"node-name": node}) for node in nodes]
+
+
 def busy(node: str, job_type: str = "commit") -> dict:
     return err(f"Node '{node}' is busy: block device is in use by block job: {job_type}")
 
@@ -101,12 +106,7 @@ def test_refusals_while_a_commit_runs(model):
         call("block-stream", **{"job-id": "s", "device": "B"}),
         call("block-stream", **{"job-id": "s", "device": "@filter:commit-D"}),
         call("block-commit", **{"job-id": "c2", "device": "E"}),
-        call("blockdev-del", **{"node-name": "E"}),
-        call("blockdev-del", **{"node-name": "D"}),
-        call("blockdev-del", **{"node-name": "C"}),
-        call("blockdev-del", **{"node-name": "B"}),
-        call("blockdev-del", **{"node-name": "A"}),
-        call("blockdev-del", **{"node-name": "@filter:commit-D"}),
+        *deletes("E", "D", "C", "B", "A", "@filter:commit-D"),
         call("block_resize", **{"node-name": "A", "size": 0}),
         call("blockdev-snapshot-sync", **{"node-name": "B", "snapshot-file": "x", "format": "qcow2"}),
         call("blockdev-snapshot-sync", **{"node-name": "@filter:commit-D", "snapshot-file": "x", "format": "qcow2"}),
