@@ -68,6 +68,22 @@ answers QEMU 7.2 gave to the harness.  What the profile shares with the seed
    follow: the model's guest leaves with its last write (the replay ends
    its export then), and an active commit is started only once the
    scenario's guest writes are spent.
+9. At the polling granularity (scenario ``completions = "polling"``;
+   qemu-domain.md §7's lesson, §8.2 job_exit) a job's end is split where
+   QEMU 7.2 polls.  When a stream's or a commit's run returns, job_exit is
+   scheduled as a bottom half (job_co_entry: deferred_to_main_loop), and a
+   later step ``job-exit`` runs it: waiting, pending and, with
+   auto-finalize, the finalize.  A commit's prepare (commit_prepare,
+   bdrv_drop_intermediate) stays one step.  A stream's (stream_prepare)
+   takes three: bdrv_cor_filter_drop drops the filter and polls in its
+   drain; bdrv_subtree_drained_begin polls again; then the base is read
+   below above_base, the link set and the header written, and the job
+   concludes.  Each poll runs the other jobs' pending ``job-exit`` bottom
+   halves, whose own prepares nest inside it; only the innermost prepare
+   goes on (``job-prepare``), and the monitor and the guest wait until the
+   outermost returns.  A cancel of a job whose exit is pending aborts it at
+   once (job_cancel_locked: job_completed_txn_abort_locked); a pause then is
+   not modelled.  The active commit's end stays one step.
 """
 
 from __future__ import annotations
@@ -76,7 +92,8 @@ import enum
 from collections.abc import Iterator
 
 from . import answers as A
-from .scenario import Scenario
+from .scenario import Scenario, ScenarioError
+from .variants import HISTORICAL, NEEDS_POLLING
 from .seed import NEED_ROOT, SeedRules, Step, _set_chunk
 from .state import (
     BACKING,
@@ -115,6 +132,23 @@ J_OPTS = 9
 #: ``len`` is fixed at the start while those nodes may change once the job
 #: has let go of them.
 J_DIRTY = 10
+#: Job record field, at the polling granularity (point 9): where the job's
+#: end stands, one of the stages below; 0 before its run ends.
+J_EXIT = 11
+#: Job record field: the depth of the poll the job's prepare runs in (1: the
+#: main loop's own, 2: inside another job's poll); 0 when it is not polling.
+J_NEST = 12
+#: Job record field: the base a historical variant's stream read before it
+#: uses it (:data:`UNREAD` when it has read none yet).
+J_READ = 13
+UNREAD = -4
+
+#: J_EXIT stages (point 9): the run has returned and job_exit waits as a
+#: bottom half; the stream's prepare has dropped its filter and polls in that
+#: drop's drain; it polls in the drain around the graph change; it has
+#: written its header before setting its link and polls in that write's
+#: yield (the 8441d82d51 variant only).
+DEFERRED, DROPPING, DRAINING, HEADER = 1, 2, 3, 4
 
 #: Option bits of a job's start (an item of the block-stream and block-commit
 #: actions, J_OPTS of the job).
@@ -130,6 +164,10 @@ COMPLETE_ASKED = 4
 #: scenarios that send block-commit; elsewhere the two forms reach the same
 #: states, and recording it would triple the default check's states.
 FROM_BOTTOM = 8
+#: J_FLAGS bit, in the 6585493369 variant only: the stream's above_base is
+#: the filter of the commit whose top is the stream's base (a stream that
+#: did not freeze its chain started across that filter).
+ABOVE_FILTER = 8
 
 #: Bytes per chunk in query-block-jobs: QEMU 7.2's STREAM_CHUNK (FACTS §0).
 CHUNK_BYTES = 512 * 1024
@@ -214,8 +252,14 @@ class Qemu72Rules(SeedRules):
 
     def __init__(self, scenario: Scenario) -> None:
         super().__init__(scenario)
-        if self.variant != "none":
-            raise ValueError(f"fault variant {self.variant!r} belongs to the seed profile; use variant 'none'")
+        if self.variant != "none" and self.variant not in HISTORICAL:
+            raise ScenarioError(
+                f"variant {self.variant!r} belongs to the seed profile; the qemu-7.2 profile's variants are "
+                f"{', '.join(HISTORICAL)}"
+            )
+        self.polling = scenario.completions == "polling"
+        if self.variant in NEEDS_POLLING and not self.polling:
+            raise ScenarioError(f"variant {self.variant!r} lies inside a job's end; add --completions polling")
 
     # -- names (point 1) -----------------------------------------------------
     def job_id(self, owner: int) -> str:
@@ -252,7 +296,7 @@ class Qemu72Rules(SeedRules):
         }
         for job in state[JOBS]:
             label, top = filter_label(self.job_id(job[J_OWNER])), job[J_TOP]
-            if job[J_STATUS] not in FILTER_LIVE:
+            if not filter_in_graph(job):
                 if job[J_KIND] == Kind.STREAM:
                     below[label] = None
                 continue
@@ -302,7 +346,7 @@ class Qemu72Rules(SeedRules):
         concluded stream keeps it, detached and childless, until dismiss
         (FACTS §7, §9)."""
         job = self.job_by_id(state, label[len("filter:") :])
-        return job is not None and job[J_STATUS] in FILTER_LIVE
+        return job is not None and filter_in_graph(job)
 
     def display(self, state: tuple, label: str) -> str:
         """The name QEMU prints for a node: a filter's ``filter-node-name``, or
@@ -339,19 +383,24 @@ class Qemu72Rules(SeedRules):
             return self.graph(state)[self.names[bottom]]
         return self.names[base] if base != NONE else None
 
+    def crossed_filter(self, state: tuple, walk: list[str], bottom: int) -> str | None:
+        """The live commit filter a new stream's walk to its base crosses:
+        the filter right above the base when the base is that commit's top
+        (its other nodes are held).  A walk to a bottom ends above such a
+        filter."""
+        if bottom != NONE:
+            return None
+        return next((label for label in walk if label.startswith("filter:") and not self.blocked(state, label)), None)
+
     def freeze_refusal(self, state: tuple, walk: list[str], bottom: int) -> A.Answer | None:
         """stream_start freezes the backing links from the top down to the
         base's overlay (bdrv_freeze_backing_chain), which fails on a link
         into a node that is never frozen: a live commit's filter (FACTS
-        §12.3).  A walk to a base crosses such a filter only when the base is
-        the commit's top (its nodes are held); a walk to a bottom ends above
-        the filter and freezes no link into it."""
-        if bottom != NONE:
+        §12.3).  The 6585493369 variant freezes nothing, so refuses nothing."""
+        label = self.crossed_filter(state, walk, bottom)
+        if label is None or self.variant == "6585493369-no-chain-freeze":
             return None
-        for label in walk:
-            if label.startswith("filter:") and not self.blocked(state, label):
-                return A.error(f"Cannot freeze 'backing' link to '{self.display(state, label)}'")
-        return None
+        return A.error(f"Cannot freeze 'backing' link to '{self.display(state, label)}'")
 
     def stream(self, state: tuple, top: int, base: int, opts: int = 0, bottom: int = NONE) -> Step:
         """Start ``stream-<top>`` down to ``base`` (NONE: the whole chain).
@@ -368,13 +417,16 @@ class Qemu72Rules(SeedRules):
         refusal = self.first_busy(state, walk) or self.freeze_refusal(state, walk, bottom)
         if refusal:
             return refusal, state
+        # only without the freeze (6585493369) does a stream start across a
+        # commit's filter, and bdrv_find_overlay then names it above_base
+        flags = ABOVE_FILTER if self.crossed_filter(state, walk, bottom) else 0
         limit = self._job_limit(state)
         if limit:
             return limit, state
         nodes = between(state[BACKING], top, base)
         mask = sum(1 << n for n in nodes)
         form = FROM_BOTTOM if bottom != NONE and "block-commit" in self.scenario.commands else 0
-        job = (top, Kind.STREAM, top, base, S.RUNNING, 0, 0, 0, mask, opts | form, 0)
+        job = (top, Kind.STREAM, top, base, S.RUNNING, 0, flags, 0, mask, opts | form, 0, 0, 0, UNREAD)
         state = self._start(state, job, [top, *nodes])
         job_id = self.job_id(top)
         events = [status_event(job_id, S.CREATED), status_event(job_id, S.RUNNING)]
@@ -425,7 +477,7 @@ class Qemu72Rules(SeedRules):
             return A.model_limit("an active commit while the scenario's guest writes are not spent (the guest's "
                                  "device moves to the base at the pivot)"), state
         nodes = (top, *between(state[BACKING], top, base))
-        job = (owner, Kind.COMMIT, top, base, S.RUNNING, 0, 0, 0, sum(1 << n for n in nodes), opts, 0)
+        job = (owner, Kind.COMMIT, top, base, S.RUNNING, 0, 0, 0, sum(1 << n for n in nodes), opts, 0, 0, 0, UNREAD)
         if top == self.root:
             dirty = sum(1 << c for c in range(self.chunks) if self.needs_copy(state, job, c))
             job = self._set(job, J_DIRTY, dirty)
@@ -496,24 +548,89 @@ class Qemu72Rules(SeedRules):
         return self._with_job(put(state, DATA, new_data), job, self._set(job, J_CURSOR, cursor))
 
     def _run_ended(self, state: tuple, job: tuple, done: tuple, events: list[dict]) -> tuple:
-        """``job``, now ``done``, has ended its run (job_completed: waiting,
-        pending): it waits in PENDING, or with auto-finalize goes on to
-        finalize (FACTS §5, §11)."""
-        pending = self._set(done, J_STATUS, S.PENDING)
+        """``job``, now ``done``, has ended its run.  At the polling
+        granularity a stream or a commit below the active layer now waits for
+        its job_exit bottom half, still RUNNING (point 9); otherwise its exit
+        follows in the same step (:meth:`_job_exit`)."""
+        if self.polling and not self.is_active(job):
+            return self._with_job(state, job, self._set(done, J_EXIT, DEFERRED))
+        return self._job_exit(state, job, done, events)
+
+    def _job_exit(self, state: tuple, job: tuple, done: tuple, events: list[dict]) -> tuple:
+        """job_exit (job_completed: waiting, pending): ``job``, now ``done``,
+        waits in PENDING, or with auto-finalize goes on to finalize (FACTS
+        §5, §11)."""
+        pending = self._set(done, J_STATUS, S.PENDING, J_EXIT, 0)
         state = self._with_job(state, job, pending)
         job_id = self.job_id(job[J_OWNER])
         events += [status_event(job_id, S.WAITING), status_event(job_id, S.PENDING)]
         if job[J_OPTS] & AUTO_FINALIZE:
-            return self._complete(state, pending, events)
+            return self._finalize(state, pending, events)
         events.append({"event": "BLOCK_JOB_PENDING", "data": {"type": job_type(job), "id": job_id}})
         return state
+
+    def _finalize(self, state: tuple, job: tuple, events: list[dict]) -> tuple:
+        """job_finalize_single's prepare of a PENDING ``job``: in one step
+        (:meth:`_complete`), or at the polling granularity for a stream the
+        start of stream_prepare: bdrv_cor_filter_drop drops the filter and
+        polls, one level deeper than any poll already running (point 9)."""
+        if not self.polling or job[J_KIND] == Kind.COMMIT:
+            return self._complete(state, job, events)
+        read = self.base_now(state, job) if self.variant == "8d3dd037d9-base-before-filter-drop" else UNREAD
+        dropping = self._set(job, J_EXIT, DROPPING, J_NEST, self.poll_depth(state) + 1, J_READ, read)
+        return self._with_job(state, job, dropping)
+
+    def base_now(self, state: tuple, job: tuple) -> int:
+        """What a stream's prepare reads as its base at this moment:
+        bdrv_filter_or_cow_bs(above_base), the node below the stream's lowest
+        node (FACTS §12.7: a commit's finalize may have moved it), or, when
+        above_base is a commit's filter (the 6585493369 variant), that
+        filter's child, the stream's base, whether the filter is still in
+        the graph or freed."""
+        if job[J_FLAGS] & ABOVE_FILTER:
+            return job[J_BASE]
+        return state[BACKING][min((job[J_TOP], *nodes_of(job)))]
+
+    def _prepare_step(self, state: tuple, job: tuple, events: list[dict]) -> tuple:
+        """The next part of a stream's prepare at the polling granularity
+        (stream_prepare, 7.2): after the filter's drop, the drain around the
+        graph change (bdrv_subtree_drained_begin, which polls); after it,
+        the base read, the link set and the header written, and the job
+        concludes.  The historical variants read the base earlier, or write
+        the header, then poll, then set the link."""
+        stage = job[J_EXIT]
+        if stage == DROPPING:
+            read = self.base_now(state, job) if self.variant == "b1e1af394d-base-before-drain" else job[J_READ]
+            return self._with_job(state, job, self._set(job, J_EXIT, DRAINING, J_READ, read))
+        if stage == DRAINING and self.variant == "8441d82d51-header-before-link":
+            # bdrv_change_backing_file first, with the base read now; it yields
+            base, top = self.base_now(state, job), job[J_TOP]
+            state = put(state, HEADERS, state[HEADERS][:top] + (base,) + state[HEADERS][top + 1 :])
+            return self._with_job(state, job, self._set(job, J_EXIT, HEADER, J_READ, base))
+        base = job[J_READ] if job[J_READ] != UNREAD else self.base_now(state, job)
+        done = self._set(job, J_EXIT, 0, J_NEST, 0, J_READ, UNREAD)
+        return self._complete(self._with_job(state, job, done), done, events, base, write_header=stage != HEADER)
+
+    def poll_depth(self, state: tuple) -> int:
+        """How deeply nested the running polls are: 0 in the main loop itself."""
+        return max((j[J_NEST] for j in state[JOBS] if j[J_EXIT] >= DROPPING), default=0)
 
     def job_steps(self, state: tuple) -> Iterator[tuple]:
         """A running job that is not user-paused can always advance: it sleeps
         only right after a copy, with chunks left (FACTS §0), or, an active
-        commit, until it is READY."""
+        commit, until it is READY.  At the polling granularity (point 9) a
+        job whose run has returned has its ``job-exit`` bottom half pending,
+        which any poll may run, and the innermost prepare goes on
+        (``job-prepare``); while a poll runs, jobs sleep (the drains quiesce
+        them)."""
+        depth = self.poll_depth(state)
         for job in state[JOBS]:
-            if job[J_STATUS] == S.RUNNING:
+            if job[J_EXIT] == DEFERRED:
+                yield ("job-exit", job[J_OWNER])
+            elif job[J_EXIT] >= DROPPING:
+                if job[J_NEST] == depth:
+                    yield ("job-prepare", job[J_OWNER])
+            elif job[J_STATUS] == S.RUNNING and not depth:
                 yield ("job-copy", job[J_OWNER])
 
     def job_step(self, state: tuple, action: tuple) -> tuple:
@@ -521,10 +638,14 @@ class Qemu72Rules(SeedRules):
 
     def job_step_events(self, state: tuple, action: tuple) -> tuple[tuple, list[dict]]:
         """The state after a job's internal step, and the events it emits."""
-        if action[0] != "job-copy":
-            raise ValueError(f"unknown job step {action[0]!r} in the qemu-7.2 profile")
-        events: list[dict] = []
-        return self.advance(state, find_job(state[JOBS], action[1]), events), events
+        name, job, events = action[0], find_job(state[JOBS], action[1]), []
+        if name == "job-copy":
+            return self.advance(state, job, events), events
+        if name == "job-exit" and self.polling:
+            return self._job_exit(state, job, job, events), events
+        if name == "job-prepare" and self.polling:
+            return self._prepare_step(state, job, events), events
+        raise ValueError(f"unknown job step {name!r} in the qemu-7.2 profile at the {self.scenario.completions} granularity")
 
     # -- the end of a job (§2.5, FACTS §1, §4, §5) --------------------------------
     def _block_job_event(self, name: str, job: tuple) -> dict:
@@ -534,7 +655,8 @@ class Qemu72Rules(SeedRules):
         data = {"device": info["device"], "len": info["len"], "offset": info["offset"], "type": job_type(job)}
         return {"event": name, "data": data}
 
-    def _complete(self, state: tuple, job: tuple, events: list[dict]) -> tuple:
+    def _complete(self, state: tuple, job: tuple, events: list[dict], base: int | None = None,
+                  write_header: bool = True) -> tuple:
         """stream_prepare: drop the filter, point the top at the base, in its
         header (bdrv_change_backing_file, the base's filename; no base: no
         backing string) and live (§2.5, FACTS §1).  The header is written
@@ -544,19 +666,21 @@ class Qemu72Rules(SeedRules):
         and in its header, and the filter goes (FACTS §12.1).  An active
         commit's (mirror_exit_common) pivots the active layer's parents onto
         the base, which the model's active layer has none of (point 8), and
-        lets go of every node.  Then the job concludes."""
-        top, base = job[J_TOP], job[J_BASE]
+        lets go of every node.  Then the job concludes.  ``base`` is what a
+        stream read as its base, when it read it before this step (point 9);
+        ``write_header`` is false when its header is written already."""
+        top = job[J_TOP]
         if self.is_active(job):
             events.append(self._block_job_event("BLOCK_JOB_COMPLETED", job))
             return self._conclude(self._unblock(state, job), job, job, events)
         if job[J_KIND] == Kind.COMMIT:
-            moved = {p for p, below in enumerate(state[BACKING]) if below == top}
+            moved, base = {p for p, below in enumerate(state[BACKING]) if below == top}, job[J_BASE]
         else:
-            # the base is read now, below the stream's lowest node (FACTS §12.7:
-            # a commit's finalize may have moved it under a bottom-form stream)
-            moved, base = {top}, state[BACKING][min((top, *nodes_of(job)))]
+            # unless read before, the base is read now (base_now)
+            moved, base = {top}, self.base_now(state, job) if base is None else base
         state = put(state, BACKING, tuple(base if i in moved else b for i, b in enumerate(state[BACKING])))
-        state = put(state, HEADERS, tuple(base if i in moved else h for i, h in enumerate(state[HEADERS])))
+        if write_header:
+            state = put(state, HEADERS, tuple(base if i in moved else h for i, h in enumerate(state[HEADERS])))
         events.append(self._block_job_event("BLOCK_JOB_COMPLETED", job))
         return self._conclude(state, job, job, events)
 
@@ -613,7 +737,8 @@ class Qemu72Rules(SeedRules):
             state = self._unblock(state, job)
         # a complete sent in STANDBY is moot once the job aborts
         flags = (job[J_FLAGS] | CANCELLED) & ~COMPLETE_ASKED
-        state = self._conclude(state, job, self._set(job, J_FLAGS, flags), events)
+        # a pending job_exit finds the job aborted and does nothing (point 9)
+        state = self._conclude(state, job, self._set(job, J_FLAGS, flags, J_EXIT, 0), events)
         return A.with_events(A.OK, events), state
 
     def pause(self, state: tuple, owner: int) -> Step:
@@ -626,6 +751,8 @@ class Qemu72Rules(SeedRules):
             return refusal, state
         if job[J_STATUS] in USER_PAUSED:
             return ALREADY_PAUSED, state
+        if job[J_EXIT] == DEFERRED:
+            return A.model_limit("a pause between a job's run end and its job_exit (the polling granularity) is not modelled"), state
         if job[J_PAUSES] >= self.scenario.pauses_per_job:
             return A.model_limit(f"the scenario allows {self.scenario.pauses_per_job} pause(s) per job"), state
         status = S.STANDBY if job[J_STATUS] == S.READY else S.PAUSED
@@ -693,7 +820,7 @@ class Qemu72Rules(SeedRules):
         if refusal:
             return refusal, state
         events: list[dict] = []
-        state = self._complete(state, job, events)
+        state = self._finalize(state, job, events)
         return A.with_events(A.OK, events), state
 
     def dismiss(self, state: tuple, owner: int) -> Step:
@@ -788,6 +915,13 @@ class Qemu72Rules(SeedRules):
                      "current-progress": info["offset"], "total-progress": info["len"]}
             out.append(entry | ({"error": info["error"]} if "error" in info else {}))
         return out
+
+
+def filter_in_graph(job: tuple) -> bool:
+    """Whether the job's filter is in the graph: its status is one of
+    FILTER_LIVE and, at the polling granularity, its prepare has not dropped
+    it yet (point 9)."""
+    return job[J_STATUS] in FILTER_LIVE and job[J_EXIT] < DROPPING
 
 
 def nodes_of(job: tuple) -> tuple[int, ...]:

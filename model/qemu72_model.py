@@ -45,6 +45,9 @@ from .state import (
     chain_below,
 )
 
+#: A job's internal steps: its copies, and at the polling granularity its
+#: job_exit bottom half and the parts of its prepare.
+JOB_STEPS = ("job-copy", "job-exit", "job-prepare")
 #: User actions, in the order the candidates are tried.
 USER_ACTIONS = (
     "block-stream",
@@ -76,13 +79,14 @@ class Qemu72Model(CommandModel):
     def __init__(self, scenario: Scenario, rules: Qemu72Rules | None = None) -> None:
         self.scenario = scenario
         self.rules = rules or Qemu72Rules(scenario)
-        self.name = f"qemu-block/{scenario.profile}"
+        self.name = f"qemu-block/{scenario.profile}" + ("" if scenario.variant == "none" else f"+{scenario.variant}")
         enabled = set(scenario.commands) | {"block-job-finalize", "block-job-dismiss", "guest-write"}
         if "block-commit" in enabled:
             # an active commit waits in READY for it (FACTS §12.2)
             enabled.add("block-job-complete")
         generic = [v for v in GENERIC_VERBS if "job-verbs" in scenario.qmp_forms and f"block-{v}" in enabled]
-        self.action_names = tuple(a for a in USER_ACTIONS if a in enabled) + tuple(generic) + ("job-copy",)
+        steps = ("job-copy", "job-exit", "job-prepare") if scenario.completions == "polling" else ("job-copy",)
+        self.action_names = tuple(a for a in USER_ACTIONS if a in enabled) + tuple(generic) + steps
         self._commands = frozenset(enabled)
         self._generic = tuple(generic)
         # every combination of the option bits the scenario's forms allow
@@ -106,7 +110,7 @@ class Qemu72Model(CommandModel):
             return rules.cancel(state, action[1], True)
         if name == "guest-write":
             return rules.guest_write(state, action[1])
-        if name == "job-copy":
+        if name in JOB_STEPS:
             return A.OK, rules.job_step(state, action)
         if name in ("change-backing-file", "blockdev-del"):
             # QEMU's checks (root, image, chain; parents, blockers) are the executor's
@@ -130,8 +134,13 @@ class Qemu72Model(CommandModel):
         an active commit) to every node below it, in every form of the option
         bits; verbs to every job, whatever its status, as block-job-*
         and (with the job-verbs form) job-*; header rewrites (when enabled)
-        of every chain node with a backing link, through the root.
+        of every chain node with a backing link, through the root.  While a
+        job's prepare polls (the polling granularity), the monitor and the
+        guest wait: only job steps.
         """
+        if self.rules.poll_depth(state):
+            yield from self.rules.job_steps(state)
+            return
         commands, jobs, backing = self._commands, state[JOBS], state[BACKING]
         can_start = len(jobs) < self.scenario.max_jobs and state[JOBS_LEFT] > 0
         if can_start and "block-stream" in commands:
@@ -184,7 +193,7 @@ class Qemu72Model(CommandModel):
         manages the job is assumed to send (resume, complete, finalize,
         dismiss)."""
         name = action[0]
-        if name == "job-copy":
+        if name in JOB_STEPS:
             return (Fairness.WEAK, ("job", action[1]))
         if name in FAIR_VERBS:
             return (Fairness.WEAK, (name, action[1]))

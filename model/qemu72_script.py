@@ -86,8 +86,9 @@ JOB_VERBS = (
 #: The generic job verbs (job-qmp.c): ``id`` names the job, an unknown one is
 #: "Job not found" (FACTS §5), and job-cancel is always a forced cancel.
 GENERIC_VERBS = ("job-cancel", "job-pause", "job-resume", "job-complete", "job-finalize", "job-dismiss")
-#: The script's internal steps in this profile.
-STEPS = ("guest-write", "job-copy")
+#: The script's internal steps in this profile (job-exit and job-prepare at
+#: the polling granularity only: elsewhere no state enables them).
+STEPS = ("guest-write", "job-copy", "job-exit", "job-prepare")
 
 _JOB = (opt("job-id", "str"), req("device", "str"))
 _AUTO = (opt("auto-finalize", "bool"), opt("auto-dismiss", "bool"))
@@ -157,7 +158,7 @@ def action_to_line(rules: Qemu72Rules, action: tuple) -> dict[str, Any]:
         return {"execute": name, "arguments": {"id": rules.job_id(action[1])}}
     if name == "guest-write":
         return {"step": name, "device": rules.scenario.device, "chunk": action[1]}
-    if name == "job-copy":
+    if name in ("job-copy", "job-exit", "job-prepare"):
         return {"step": name, "job": rules.job_id(action[1])}
     if name == "change-backing-file":
         args = {
@@ -305,9 +306,9 @@ class Executor72:
         if step == "guest-write":
             return rules.guest_write(state, line["chunk"])
         job = rules.job_by_id(state, line["job"])
-        if job is None or ("job-copy", job[J_OWNER]) not in set(rules.job_steps(state)):
+        if job is None or (step, job[J_OWNER]) not in set(rules.job_steps(state)):
             return A.model_limit(f"step {step} of job '{line['job']}' is not enabled in this state"), state
-        state, events = rules.job_step_events(state, ("job-copy", job[J_OWNER]))
+        state, events = rules.job_step_events(state, (step, job[J_OWNER]))
         return A.with_events(A.OK, events), state
 
     # -- block-stream, in QEMU 7.2's order of checks (§2.2 v8.2, FACTS §2, §11) -------

@@ -42,6 +42,16 @@ QMP_FORMS = {
     "job-verbs": "job-cancel, job-pause, job-resume, job-finalize and job-dismiss besides block-job-*",
 }
 
+#: How finely a job's end is modelled (qemu-7.2 only; qemu-domain.md §7's lesson).
+COMPLETIONS = {
+    "atomic": "a job's end (job_exit, prepare, clean) is one step, as the commands see it: fast, for CI",
+    "polling": (
+        "a job's end is split where QEMU 7.2 polls: its run returns and job_exit waits as a bottom half; a "
+        "stream's prepare drops its filter, drains, then sets the link; other jobs' pending exits run inside "
+        "those polls, and the monitor waits for them"
+    ),
+}
+
 MIN_CHAIN, MAX_CHAIN = 2, 8
 MAX_CHUNKS = 4
 MAX_JOBS = 4
@@ -89,6 +99,8 @@ class Scenario:
     qmp_forms: tuple[str, ...] = ("auto-finalize", "auto-dismiss", "bottom")
     profile: str = "seed"
     variant: str = "none"
+    #: One of :data:`COMPLETIONS`: the granularity of a job's end.
+    completions: str = "atomic"
 
     def __post_init__(self) -> None:
         if not MIN_CHAIN <= self.chain_length <= MAX_CHAIN:
@@ -115,6 +127,8 @@ class Scenario:
         unknown = [f for f in self.qmp_forms if f not in QMP_FORMS]
         if unknown:
             raise ScenarioError(f"unknown QMP form {unknown[0]!r}; choose from {', '.join(QMP_FORMS)}")
+        if self.completions not in COMPLETIONS:
+            raise ScenarioError(f"unknown completions {self.completions!r}; choose from {', '.join(COMPLETIONS)}")
         if not self.device or not self.device.isidentifier():
             raise ScenarioError(f"device name {self.device!r} is not a plain identifier; use a name such as drive0")
         if self.device in self.node_names:
@@ -148,4 +162,5 @@ class Scenario:
             f"up to {self.max_jobs} jobs at once and {self.jobs_per_run} per run, {self.guest_writes} guest write(s){changes}, "
             f"commands: {', '.join(self.commands)}"
             + (f"; QMP forms: {', '.join(self.qmp_forms) or 'none'}" if self.profile == "qemu-7.2" else "")
+            + (f"; completions: {self.completions}" if self.completions != "atomic" else "")
         )

@@ -63,6 +63,35 @@ FINDINGS: dict[str, str] = {
 }
 
 
+#: The qemu-7.2 profile's historical variants (qemu-domain.md §7): each is
+#: QEMU 7.2's rules with exactly one fixed bug's fix taken out, named after
+#: the commit that fixed it.  name -> what the variant does.
+HISTORICAL: dict[str, str] = {
+    "8d3dd037d9-base-before-filter-drop": (
+        "stream_prepare reads its base (the node below above_base) before bdrv_cor_filter_drop, whose drain "
+        "polls, instead of after it (fixed in 6.2 by 8d3dd037d9)"
+    ),
+    "b1e1af394d-base-before-drain": (
+        "stream_prepare reads its base after dropping the filter but before the drain around the graph change, "
+        "whose poll may run another job's exit (fixed in 7.0 by b1e1af394d; test_overlapping_5)"
+    ),
+    "8441d82d51-header-before-link": (
+        "stream_prepare rewrites the top's header (bdrv_change_backing_file, which can yield) before it sets "
+        "the live link, and sets the link to the base it read before the yield (fixed in 4.1 by 8441d82d51)"
+    ),
+    "6585493369-no-chain-freeze": (
+        "stream_start does not freeze the chain from its top to above_base, so a stream whose base-node lies "
+        "below a live commit's filter starts, with that filter as its above_base (fixed in 4.0 by 6585493369; "
+        "test_overlapping_4)"
+    ),
+}
+#: Historical variants whose fix lies inside a job's end, so that only the
+#: polling granularity (``completions = "polling"``) can express them.
+NEEDS_POLLING = frozenset({
+    "8d3dd037d9-base-before-filter-drop", "b1e1af394d-base-before-drain", "8441d82d51-header-before-link",
+})
+
+
 def check_variant(name: str) -> str:
     """Return ``name`` if it is a known variant, else raise with the known ones."""
     if name not in VARIANTS:

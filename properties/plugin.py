@@ -32,8 +32,16 @@ from blockcheck.model.qmp_schema import ScriptError, decode_script
 from blockcheck.model.qemu72_model import Qemu72Model
 from blockcheck.model.qemu72_script import Executor72
 from blockcheck.model.profiles import PROFILES, make_model
-from blockcheck.model.scenario import CONFORM_COMMANDS, DEFAULT_COMMANDS, GRAPH_COMMANDS, QMP_FORMS, Scenario, ScenarioError
-from blockcheck.model.variants import VARIANTS
+from blockcheck.model.scenario import (
+    COMPLETIONS,
+    CONFORM_COMMANDS,
+    DEFAULT_COMMANDS,
+    GRAPH_COMMANDS,
+    QMP_FORMS,
+    Scenario,
+    ScenarioError,
+)
+from blockcheck.model.variants import HISTORICAL, VARIANTS
 from blockcheck.reports.files import cannot_write, prepare_dir
 
 from .block import block_properties
@@ -47,14 +55,24 @@ PROFILE_TEXT = {
 
 def scenario_from_args(args: argparse.Namespace) -> Scenario:
     """The Scenario the options describe; bad values become one-sentence usage errors."""
-    if args.variant not in VARIANTS:
-        raise UsageError(f"unknown variant {args.variant!r}; known variants: {', '.join(VARIANTS)}")
     if args.profile not in PROFILES:
         raise UsageError(f"unknown profile {args.profile!r}; known profiles: {', '.join(PROFILES)}")
-    if args.profile != "seed" and args.variant != "none":
-        raise UsageError("fault variants belong to the seed profile; drop --variant or use --profile seed")
+    if args.variant not in VARIANTS and args.variant not in HISTORICAL:
+        raise UsageError(
+            f"unknown variant {args.variant!r}; the seed profile's: {', '.join(VARIANTS)}; "
+            f"the qemu-7.2 profile's: {', '.join(HISTORICAL)}"
+        )
+    if args.profile == "seed" and args.variant in HISTORICAL:
+        raise UsageError(f"variant {args.variant!r} belongs to the qemu-7.2 profile; add --profile qemu-7.2")
+    if args.profile != "seed" and args.variant in VARIANTS and args.variant != "none":
+        raise UsageError(
+            f"variant {args.variant!r} belongs to the seed profile; drop --profile, or choose one of "
+            f"{', '.join(HISTORICAL)}"
+        )
     if args.profile == "seed" and args.qmp_forms is not None:
         raise UsageError("--qmp-forms belongs to the qemu-7.2 profile; drop it or use --profile qemu-7.2")
+    if args.profile == "seed" and args.completions != "atomic":
+        raise UsageError("--completions polling belongs to the qemu-7.2 profile; add --profile qemu-7.2")
     commands = _commands(args.commands)
     forms = _forms(args.qmp_forms)
     try:
@@ -71,6 +89,7 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
             **({"qmp_forms": forms} if forms is not None else {}),
             profile=args.profile,
             variant=args.variant,
+            completions=args.completions,
         )
     except ScenarioError as exc:
         raise UsageError(str(exc)) from None
@@ -94,7 +113,14 @@ class QemuBlockPlugin:
         defaults = {f.name: f.default for f in fields(Scenario)}
         group = parser.add_argument_group("scenario")
         group.add_argument("--profile", default=defaults["profile"], help="rule set (default: %(default)s)")
-        group.add_argument("--variant", default=defaults["variant"], help="fault variant to check instead of the rules as designed")
+        group.add_argument("--variant", default=defaults["variant"], help="fault variant to check instead of the rules as designed (qemu-7.2: a historical bug, see docs/historical-bugs.md)")
+        group.add_argument(
+            "--completions",
+            default=defaults["completions"],
+            help="qemu-7.2 only: how finely a job's end is modelled, "
+            + "; ".join(f"{k}: {v}" for k, v in COMPLETIONS.items())
+            + " (default: %(default)s)",
+        )
         group.add_argument("--chain-length", type=int, default=defaults["chain_length"], help="nodes in the backing chain, 2-8 (default: %(default)s)")
         group.add_argument("--jobs", type=int, default=defaults["max_jobs"], help="jobs that may run at once (default: %(default)s)")
         group.add_argument("--jobs-per-run", type=int, default=defaults["jobs_per_run"], help="jobs the user may start in one run (default: %(default)s)")
@@ -123,6 +149,8 @@ class QemuBlockPlugin:
         return {
             "profiles": list(PROFILE_TEXT.items()),
             "variants": list(VARIANTS.items()),
+            "qemu-7.2 variants (historical bugs)": list(HISTORICAL.items()),
+            "completions (qemu-7.2)": list(COMPLETIONS.items()),
             "properties (default scenario)": [(p.name, p.meaning) for p in props],
             "commands the model answers": [(c, "QMP command") for c in COMMANDS],
             "internal steps in scripts": [(s, "job step") for s in ("guest-write", *JOB_STEPS)],
@@ -315,15 +343,20 @@ def run_prove_command(args: argparse.Namespace, plugin: QemuBlockPlugin) -> int:
 
 
 def run_mutants(args: argparse.Namespace, plugin: QemuBlockPlugin) -> int:
-    from .mutants import mutation_matrix, print_matrix
+    from .mutants import HISTORICAL_SCENARIO, mutation_matrix, print_matrix
 
     scenario = scenario_from_args(args)
-    if scenario.profile != "seed":
-        raise UsageError("mutants checks the seed profile's fault variants; drop --profile or use --profile seed")
     if scenario.variant != "none":
         raise UsageError("mutants checks every variant in turn; drop --variant")
-    matrix = mutation_matrix(scenario, quiet=args.quiet)
-    return print_matrix(matrix, sys.stdout)
+    if scenario.profile != "seed":
+        # the historical variants alone, on the scenario given
+        if scenario.completions != "polling":
+            raise UsageError("the historical variants lie inside a job's end; add --completions polling")
+        return print_matrix(mutation_matrix(scenario, quiet=args.quiet), sys.stdout)
+    print(f"seed profile, fault variants: {scenario.describe()}")
+    code = print_matrix(mutation_matrix(scenario, quiet=args.quiet), sys.stdout)
+    print(f"\nqemu-7.2 profile, historical variants (docs/historical-bugs.md): {HISTORICAL_SCENARIO.describe()}")
+    return max(code, print_matrix(mutation_matrix(HISTORICAL_SCENARIO, quiet=args.quiet), sys.stdout))
 
 
 PLUGIN = QemuBlockPlugin()

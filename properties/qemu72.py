@@ -34,7 +34,7 @@ from __future__ import annotations
 
 
 from blockcheck.checker.property import Property, always, leads_to, transition
-from blockcheck.model.qemu72 import AUTO_DISMISS, AUTO_FINALIZE, FROM_BOTTOM, J_OPTS, JobStatus, nodes_of
+from blockcheck.model.qemu72 import ABOVE_FILTER, AUTO_DISMISS, AUTO_FINALIZE, FROM_BOTTOM, J_OPTS, JobStatus, nodes_of
 from blockcheck.model.qemu72_model import Qemu72Model
 from blockcheck.model.qemu72_script import Executor72
 from blockcheck.model.state import (
@@ -122,6 +122,10 @@ FINALIZES = ("block-job-finalize", "job-finalize")
 DISMISSES = ("block-job-dismiss", "job-dismiss")
 #: A job's own actions that let it run on, so that its run may end in them.
 RUNS = ("job-copy", "block-job-resume", "job-resume")
+#: A job's steps at the polling granularity: its job_exit bottom half, which
+#: finalizes it with auto-finalize, and the parts of a stream's prepare,
+#: whose last part finalizes it however its finalize began.
+EXITS = ("job-exit", "job-prepare")
 
 
 #: Actions whose second item is not a job's owner.
@@ -314,9 +318,9 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
         if owner is not None:
             top, base, auto = action[1], action[2], action[3] & AUTO_FINALIZE
             links = {p: base for p in parents(before[BACKING], top)} if name == "block-commit" else {top: base}
-        elif name in RUNS:
+        elif name in RUNS or name in EXITS:
             owner, job = action[1], find_job(before[JOBS], action[1])
-            auto = job[J_OPTS] & AUTO_FINALIZE and not job[J_FLAGS] & CANCELLED
+            auto = name == "job-prepare" or (job[J_OPTS] & AUTO_FINALIZE and not job[J_FLAGS] & CANCELLED)
             links = promised_links(before, job)
         else:
             return None
@@ -337,6 +341,30 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
 
     def intermediate_link_redirected(state: tuple) -> bool:
         return any(state[BACKING][i] != initial[BACKING][i] for i in range(n - 1))
+
+    def chain_only_shrinks(before: tuple, action: tuple, after: tuple) -> bool:
+        return in_chain(after[BACKING], root) <= in_chain(before[BACKING], root)
+
+    def chain_lost_a_node(state: tuple) -> bool:
+        return in_chain(state[BACKING], root) != in_chain(initial[BACKING], root)
+
+    def live_filter_of(state: tuple, top: int) -> tuple | None:
+        """The commit below the active layer whose top is ``top`` while its
+        filter is in the graph (LIVE, and not yet dropped by its prepare)."""
+        commit = find_job(state[JOBS], top + n)
+        if commit is None or commit[J_STATUS] not in LIVE or top == root:
+            return None
+        return commit
+
+    def no_dangling_pointer(state: tuple) -> bool:
+        # a stream whose above_base is a commit's filter reads it at its
+        # prepare: that filter must still be in the graph until then
+        return all(live_filter_of(state, j[J_BASE]) is not None for j in state[JOBS]
+                   if j[J_FLAGS] & ABOVE_FILTER and j[J_STATUS] in LIVE)
+
+    def stream_above_a_commit_filter(state: tuple) -> bool:
+        streams = [j for j in state[JOBS] if j[J_KIND] == Kind.STREAM and j[J_STATUS] in LIVE]
+        return any(live_filter_of(state, state[BACKING][min((j[J_TOP], *nodes_of(j)))]) for j in streams)
 
     # 6. guest-view-unchanged ---------------------------------------------------------------
     def views_unchanged(before: tuple, action: tuple, after: tuple) -> bool:
@@ -448,6 +476,13 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
             group="chain-integrity",
         ),
         transition(
+            "chain-integrity.only-shrinks",
+            "no step puts a node into the device's backing chain: jobs only ever take nodes out of it (the model adds no overlay)",
+            chain_only_shrinks,
+            witness=chain_lost_a_node,
+            group="chain-integrity",
+        ),
+        transition(
             "guest-view-unchanged",
             "what every node in the chain reads is changed by nothing but the guest's own writes, and a commit's copies into its base (which only the base and the nodes above it up to the top read)",
             views_unchanged,
@@ -462,6 +497,16 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
             group="ownership-and-reporting",
         ),
     ]
+    if "block-commit" in scenario.commands:
+        props.append(
+            always(
+                "chain-integrity.no-dangling",
+                "no live job keeps a pointer to a node that has left the graph: a stream whose above_base is a commit's filter finds that filter still there until its own prepare",
+                no_dangling_pointer,
+                witness=stream_above_a_commit_filter,
+                group="chain-integrity",
+            )
+        )
     return props + _per_node_liveness(model)
 
 
