@@ -14,6 +14,7 @@ because its state need not be reachable.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import enum
 import os
 import signal
@@ -65,6 +66,12 @@ def interruptible() -> Iterator[None]:
     watcher.start()
     try:
         yield
+    except ctypes.ArgumentError as exc:
+        # the handler's KeyboardInterrupt came while ctypes converted an argument
+        # of a z3 call, which wraps it: "argument 2: KeyboardInterrupt"
+        if "KeyboardInterrupt" not in str(exc):
+            raise
+        raise KeyboardInterrupt from exc
     finally:
         done.set()
         signal.set_wakeup_fd(previous)

@@ -470,7 +470,9 @@ def qemu72_properties(model: Qemu72Model) -> list[Property]:
         ),
         transition(
             "chain-integrity",
-            "a backing link changes only when a job that copied everything and was not cancelled is finalized (by block-job-finalize, or with auto-finalize by the step that ended its run): a stream's top's link, to its base, or every link to a commit's top, to the commit's base; and a node out of the chain that no parent and no job holds leaves when the user deletes it",
+            "a backing link changes only when a job that copied everything and was not cancelled is finalized (by block-job-finalize, or with auto-finalize by the step that ended its run"
+            + ("; at the polling granularity by its job-exit or its last job-prepare step" if scenario.completions == "polling" else "")
+            + "): a stream's top's link, to its base, or every link to a commit's top, to the commit's base; and a node out of the chain that no parent and no job holds leaves when the user deletes it",
             links_change_only_at_finalize,
             witness=intermediate_link_redirected,
             group="chain-integrity",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import threading
@@ -33,3 +34,13 @@ def test_a_signal_interrupts_a_long_z3_call(sig):
         timer.cancel()
         signal.signal(sig, previous)
     assert time.monotonic() - started < 15
+
+
+def test_a_ctrl_c_that_ctypes_wrapped_is_still_a_ctrl_c():
+    """A full test run saw `prove` end in "internal error ... ArgumentError:
+    argument 2: KeyboardInterrupt" (exit 255): the handler raised while ctypes
+    converted a z3 call's argument.  Any other ArgumentError stays one."""
+    with pytest.raises(KeyboardInterrupt), interruptible():
+        raise ctypes.ArgumentError("argument 2: KeyboardInterrupt: ")
+    with pytest.raises(ctypes.ArgumentError), interruptible():
+        raise ctypes.ArgumentError("argument 1: TypeError: wrong type")
