@@ -7,7 +7,7 @@ process:
   the first violation: the states explored until then, the seconds, the
   property and the length of its shortest counterexample;
 - the seed profile's two variants that re-introduce a §7 bug, on the
-  default seed scenario, the same way;
+  default seed scenario, the same way (its known findings expected);
 - full checks, every property: the rules as designed on
   ``HISTORICAL_SCENARIO``, and the default qemu-7.2 scenario at both
   granularities (the issue's target: polling under 60 s on 2 cores).
@@ -29,6 +29,7 @@ from dataclasses import replace
 from blockcheck.checker.result import Verdict
 from blockcheck.checker.search import explore
 from blockcheck.model.scenario import Scenario
+from blockcheck.model.variants import FINDINGS
 from blockcheck.properties.mutants import HISTORICAL_SCENARIO, _build
 where, variant, first = sys.argv[1], sys.argv[2], sys.argv[3] == "first"
 scenario = {"historical": HISTORICAL_SCENARIO, "seed": Scenario(),
@@ -36,9 +37,12 @@ scenario = {"historical": HISTORICAL_SCENARIO, "seed": Scenario(),
             "qemu-7.2-polling": Scenario(profile="qemu-7.2", completions="polling")}[where]
 model, props = _build(replace(scenario, variant=variant))
 start = time.perf_counter()
-result = explore(model, props, quiet=True, stop_at_first=first)
+# the seed's known findings are violated by the design too: they tell no fault apart
+known = set(FINDINGS) if where == "seed" else set()
+result = explore(model, props, quiet=True, stop_at_first=first, expected=known)
 seconds = time.perf_counter() - start
-bad = sorted((len(p.trace), p.name) for p in result.properties if p.verdict is Verdict.VIOLATED and p.trace)
+bad = sorted((len(p.trace), p.name) for p in result.properties
+             if p.verdict is Verdict.VIOLATED and p.trace and p.name not in known)
 print(json.dumps({"distinct": result.stats.distinct, "seconds": seconds, "exit": int(result.exit_code),
                   "violated": bad[0] if bad else None}))
 """

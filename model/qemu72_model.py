@@ -3,9 +3,12 @@
 As in :mod:`.block_model`, the edges are the commands QEMU would accept in a
 state and that change it, plus the jobs' internal steps; refusals are
 stuttering steps whose answers the properties check in every state.
-The state is the seed's 8-tuple; a job record has a ninth field, the nodes
-the job holds (:data:`.qemu72.J_NODES`), and its status is a
-:class:`.qemu72.JobStatus`.
+The state is the seed's 8-tuple; a job record has the seed's eight fields
+and six more (:data:`.qemu72.J_NODES` to :data:`.qemu72.J_READ`: the nodes
+it holds, its options, an active commit's dirty chunks, and at the polling
+granularity where its end stands), and its status is a
+:class:`.qemu72.JobStatus`.  At the polling granularity the monitor and the
+guest wait while a job's prepare polls: only job steps are tried then.
 """
 
 from __future__ import annotations
