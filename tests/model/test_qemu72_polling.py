@@ -19,7 +19,7 @@ import pytest
 from blockcheck.checker.search import explore
 from blockcheck.model import answers as A
 from blockcheck.model.profiles import make_model
-from blockcheck.model.qemu72 import DEFERRED, DRAINING, DROPPING, J_EXIT, J_NEST
+from blockcheck.model.qemu72 import DEFERRED, DRAINING, DROPPING, J_EXIT, J_NEST, JobStatus
 from blockcheck.model.qemu72_model import JOB_STEPS, Qemu72Model
 from blockcheck.model.qemu72_script import Executor72
 from blockcheck.model.scenario import Scenario, ScenarioError
@@ -111,7 +111,7 @@ def test_a_cancel_of_a_job_whose_exit_is_pending_aborts_it_and_a_pause_is_not_mo
     model = model_of()
     states, events = play(model, STREAM_C, call("block-job-cancel", device="stream-C"))
     job = find_job(states[-1][JOBS], C)
-    assert job[J_STATUS] == 9 and job[J_EXIT] == 0  # CONCLUDED, and no job_exit left to run
+    assert job[J_STATUS] == JobStatus.CONCLUDED and job[J_EXIT] == 0  # no job_exit left to run
     assert events[-1][0] == status("stream-C", "aborting")[0]
     assert "job-exit" not in {a[0] for a in model.candidates(states[-1])}
     answer, _ = Executor72(model.rules).execute(states[1], call("block-job-pause", device="stream-C"))
