@@ -149,6 +149,9 @@ UNREAD = -4
 #: written its header before setting its link and polls in that write's
 #: yield (the 8441d82d51 variant only).
 DEFERRED, DROPPING, DRAINING, HEADER = 1, 2, 3, 4
+#: A job's internal steps: its copies, and at the polling granularity its
+#: job_exit bottom half and the parts of its prepare (point 9).
+JOB_STEPS = ("job-copy", "job-exit", "job-prepare")
 
 #: Option bits of a job's start (an item of the block-stream and block-commit
 #: actions, J_OPTS of the job).

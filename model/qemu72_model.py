@@ -21,7 +21,17 @@ from blockcheck.checker.api import Fairness
 from . import answers as A
 from .command_model import CommandModel
 from .commands import format_line
-from .qemu72 import AUTO_DISMISS, AUTO_FINALIZE, NAMED_FILTER, USER_PAUSED, JobStatus, Qemu72Rules, chain_nodes, job_type
+from .qemu72 import (
+    AUTO_DISMISS,
+    AUTO_FINALIZE,
+    JOB_STEPS,
+    NAMED_FILTER,
+    USER_PAUSED,
+    JobStatus,
+    Qemu72Rules,
+    chain_nodes,
+    job_type,
+)
 from .seed import blocker_bit
 from .qemu72_script import GENERIC_VERBS, Executor72, action_to_line
 from .scenario import Scenario
@@ -48,9 +58,6 @@ from .state import (
     chain_below,
 )
 
-#: A job's internal steps: its copies, and at the polling granularity its
-#: job_exit bottom half and the parts of its prepare.
-JOB_STEPS = ("job-copy", "job-exit", "job-prepare")
 #: User actions, in the order the candidates are tried.
 USER_ACTIONS = (
     "block-stream",
@@ -88,7 +95,7 @@ class Qemu72Model(CommandModel):
             # an active commit waits in READY for it (FACTS §12.2)
             enabled.add("block-job-complete")
         generic = [v for v in GENERIC_VERBS if "job-verbs" in scenario.qmp_forms and f"block-{v}" in enabled]
-        steps = ("job-copy", "job-exit", "job-prepare") if scenario.completions == "polling" else ("job-copy",)
+        steps = JOB_STEPS if scenario.completions == "polling" else JOB_STEPS[:1]
         self.action_names = tuple(a for a in USER_ACTIONS if a in enabled) + tuple(generic) + steps
         self._commands = frozenset(enabled)
         self._generic = tuple(generic)

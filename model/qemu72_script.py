@@ -58,6 +58,7 @@ from .qemu72 import (
     AUTO_DISMISS,
     AUTO_FINALIZE,
     J_OPTS,
+    JOB_STEPS,
     NAMED_FILTER,
     FILTER_LIVE,
     NEED_ROOT,
@@ -88,7 +89,7 @@ JOB_VERBS = (
 GENERIC_VERBS = ("job-cancel", "job-pause", "job-resume", "job-complete", "job-finalize", "job-dismiss")
 #: The script's internal steps in this profile (job-exit and job-prepare at
 #: the polling granularity only: elsewhere no state enables them).
-STEPS = ("guest-write", "job-copy", "job-exit", "job-prepare")
+STEPS = ("guest-write", *JOB_STEPS)
 
 _JOB = (opt("job-id", "str"), req("device", "str"))
 _AUTO = (opt("auto-finalize", "bool"), opt("auto-dismiss", "bool"))
@@ -158,7 +159,7 @@ def action_to_line(rules: Qemu72Rules, action: tuple) -> dict[str, Any]:
         return {"execute": name, "arguments": {"id": rules.job_id(action[1])}}
     if name == "guest-write":
         return {"step": name, "device": rules.scenario.device, "chunk": action[1]}
-    if name in ("job-copy", "job-exit", "job-prepare"):
+    if name in JOB_STEPS:
         return {"step": name, "job": rules.job_id(action[1])}
     if name == "change-backing-file":
         args = {
